@@ -1,0 +1,3 @@
+//! `use servicepack::prelude::*;` brings what a service file needs.
+
+pub use crate::{Commander, Context, Error, Result, Service, service};
