@@ -1,0 +1,2 @@
+// Dependents start once this is called: call it as soon as the service can serve.
+ctx.ready();
