@@ -1,0 +1,489 @@
+//! The environment of the app, read once into a typed [`Config`].
+//!
+//! Every variable is checked before any command does work, and every bad one is reported
+//! (not only the first), each naming the variable, the value and what was expected. An
+//! empty value counts as unset, so `LOG_LEVEL=` in a compose file means the default.
+
+use std::fmt;
+use std::time::Duration;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+
+use crate::parse_duration;
+
+/// `SERVICES_ENABLED`: comma-separated service names to run.
+pub(crate) const SERVICES_ENABLED: &str = "SERVICES_ENABLED";
+/// `RUNNER_SHUTDOWNTIMEOUT`: the shutdown budget.
+pub(crate) const RUNNER_SHUTDOWNTIMEOUT: &str = "RUNNER_SHUTDOWNTIMEOUT";
+/// `LOG_LEVEL`: a level or a filter directive.
+pub(crate) const LOG_LEVEL: &str = "LOG_LEVEL";
+/// `LOG_FORMAT`: `text` or `json`.
+pub(crate) const LOG_FORMAT: &str = "LOG_FORMAT";
+/// `LOG_ADD_SOURCE`: file and line in each log line.
+pub(crate) const LOG_ADD_SOURCE: &str = "LOG_ADD_SOURCE";
+/// `ENV`: a label for the start-up line.
+pub(crate) const ENV: &str = "ENV";
+
+/// The shutdown budget when `RUNNER_SHUTDOWNTIMEOUT` is unset.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The environment, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Config {
+    /// `SERVICES_ENABLED`, trimmed, without empty items; empty means every service.
+    pub(crate) services_enabled: Vec<String>,
+    /// `RUNNER_SHUTDOWNTIMEOUT`.
+    pub(crate) shutdown_timeout: Duration,
+    /// `LOG_LEVEL`, `LOG_FORMAT`, `LOG_ADD_SOURCE`.
+    pub(crate) log: LogConfig,
+    /// `ENV`, as given (`prod` when unset).
+    pub(crate) env: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogConfig {
+    /// Which events are written.
+    pub(crate) filter: LogFilter,
+    /// Text or JSON lines.
+    pub(crate) format: LogFormat,
+    /// `source=file:line` in each line.
+    pub(crate) add_source: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: LogFilter::Level(LevelFilter::INFO),
+            format: LogFormat::Text,
+            add_source: false,
+        }
+    }
+}
+
+/// `LOG_LEVEL`: one level for everything, or an `EnvFilter` directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LogFilter {
+    /// `trace` … `error`, or `off`.
+    Level(LevelFilter),
+    /// A directive such as `info,my_app=debug`; it parsed when the config was read.
+    Directive(String),
+}
+
+impl LogFilter {
+    /// The filter for the subscriber.
+    pub(crate) fn env_filter(&self) -> EnvFilter {
+        match self {
+            Self::Level(level) => EnvFilter::builder().parse_lossy(level.to_string()),
+            Self::Directive(directive) => EnvFilter::builder().parse_lossy(directive),
+        }
+    }
+}
+
+/// The shape of each log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum LogFormat {
+    /// `2026-01-02T03:04:05.123456Z  INFO starting service=db attempt=1`.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigError {
+    /// The variable name.
+    pub(crate) variable: &'static str,
+    /// The value as given.
+    pub(crate) value: String,
+    /// What was expected, and why the value is not that.
+    pub(crate) expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {}={:?}: {}",
+            self.variable, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every bad variable, with the log format to report them in (JSON when `LOG_FORMAT`
+/// itself was fine and said `json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfigErrors {
+    /// One entry per bad variable, in the order of SPEC's table.
+    pub(crate) errors: Vec<ConfigError>,
+    /// The format to write the errors in.
+    pub(crate) format: LogFormat,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub(crate) fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_lookup(|name| {
+            std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+        })
+    }
+
+    /// Reads the variables through `lookup` (the process environment, or a map in tests).
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
+        let read = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let mut errors = Vec::new();
+
+        let services_enabled = read(SERVICES_ENABLED)
+            .map(|list| parse_list(&list))
+            .unwrap_or_default();
+        let shutdown_timeout =
+            read(RUNNER_SHUTDOWNTIMEOUT).map_or(Ok(DEFAULT_SHUTDOWN_TIMEOUT), |value| {
+                parse_duration(&value).map_err(|error| ConfigError {
+                    variable: RUNNER_SHUTDOWNTIMEOUT,
+                    expected: format!(
+                        "expected a Go duration such as \"10s\", \"1m30s\" or \"500ms\" ({})",
+                        error.reason()
+                    ),
+                    value,
+                })
+            });
+        let filter = read(LOG_LEVEL).map_or(Ok(LogConfig::default().filter), |value| {
+            parse_log_level(&value)
+        });
+        let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), |value| {
+            match value.to_ascii_lowercase().as_str() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(ConfigError {
+                    variable: LOG_FORMAT,
+                    value,
+                    expected: "expected text or json".to_owned(),
+                }),
+            }
+        });
+        let add_source = read(LOG_ADD_SOURCE).map_or(Ok(false), |value| {
+            match value.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(ConfigError {
+                    variable: LOG_ADD_SOURCE,
+                    value,
+                    expected: "expected true or false".to_owned(),
+                }),
+            }
+        });
+        let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
+
+        let shutdown_timeout = shutdown_timeout.unwrap_or_else(|error| {
+            errors.push(error);
+            DEFAULT_SHUTDOWN_TIMEOUT
+        });
+        let filter = filter.unwrap_or_else(|error| {
+            errors.push(error);
+            LogConfig::default().filter
+        });
+        let format = format.unwrap_or_else(|error| {
+            errors.push(error);
+            LogFormat::Text
+        });
+        let add_source = add_source.unwrap_or_else(|error| {
+            errors.push(error);
+            false
+        });
+        if !errors.is_empty() {
+            return Err(ConfigErrors { errors, format });
+        }
+        Ok(Self {
+            services_enabled,
+            shutdown_timeout,
+            log: LogConfig {
+                filter,
+                format,
+                add_source,
+            },
+            env,
+        })
+    }
+
+    /// Which of `registered` run: those named by `SERVICES_ENABLED`, or all of them.
+    ///
+    /// # Errors
+    ///
+    /// `SERVICES_ENABLED` names a service that is not registered; the error lists the
+    /// registered names.
+    pub(crate) fn enabled(&self, registered: &[&str]) -> Result<Vec<bool>, ConfigError> {
+        if self.services_enabled.is_empty() {
+            return Ok(vec![true; registered.len()]);
+        }
+        let unknown: Vec<&str> = self
+            .services_enabled
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !registered.contains(name))
+            .collect();
+        if !unknown.is_empty() {
+            let mut names: Vec<&str> = registered.to_vec();
+            names.sort_unstable();
+            names.dedup();
+            let registered = if names.is_empty() {
+                "no service is registered".to_owned()
+            } else {
+                format!("registered services: {}", names.join(", "))
+            };
+            let unknown = unknown
+                .iter()
+                .map(|name| format!("{name:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ConfigError {
+                variable: SERVICES_ENABLED,
+                value: self.services_enabled.join(","),
+                expected: format!(
+                    "no service named {unknown} is registered; {registered} (a comma-separated list of these, or empty for all)"
+                ),
+            });
+        }
+        Ok(registered
+            .iter()
+            .map(|name| self.services_enabled.iter().any(|enabled| enabled == name))
+            .collect())
+    }
+}
+
+fn parse_list(list: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        if !names.iter().any(|known| known == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+fn parse_log_level(value: &str) -> Result<LogFilter, ConfigError> {
+    const EXPECTED: &str = "expected trace, debug, info, warn, error or off (any case), or a tracing filter directive such as \"info,my_app=debug\"";
+    if value.contains(['=', ',']) {
+        return match EnvFilter::builder().parse(value) {
+            Ok(_) => Ok(LogFilter::Directive(value.to_owned())),
+            Err(error) => Err(ConfigError {
+                variable: LOG_LEVEL,
+                value: value.to_owned(),
+                expected: format!("{EXPECTED}; the directive does not parse: {error}"),
+            }),
+        };
+    }
+    let level = match value.to_ascii_lowercase().as_str() {
+        "trace" => LevelFilter::TRACE,
+        "debug" => LevelFilter::DEBUG,
+        "info" => LevelFilter::INFO,
+        "warn" => LevelFilter::WARN,
+        "error" => LevelFilter::ERROR,
+        "off" => LevelFilter::OFF,
+        _ => {
+            return Err(ConfigError {
+                variable: LOG_LEVEL,
+                value: value.to_owned(),
+                expected: EXPECTED.to_owned(),
+            });
+        }
+    };
+    Ok(LogFilter::Level(level))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn single_error(vars: &[(&str, &str)]) -> ConfigError {
+        let errors = parse(vars)
+            .expect_err("the config should be refused")
+            .errors;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let config = parse(&[]).unwrap();
+        assert!(config.services_enabled.is_empty());
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(config.log, LogConfig::default());
+        assert_eq!(config.env, "prod");
+    }
+
+    #[test]
+    fn empty_values_mean_the_default() {
+        let vars = [
+            (SERVICES_ENABLED, ""),
+            (RUNNER_SHUTDOWNTIMEOUT, " "),
+            (LOG_LEVEL, ""),
+            (LOG_FORMAT, ""),
+            (LOG_ADD_SOURCE, ""),
+            (ENV, ""),
+        ];
+        assert_eq!(parse(&vars).unwrap(), parse(&[]).unwrap());
+    }
+
+    #[test]
+    fn good_values_parse() {
+        let config = parse(&[
+            (SERVICES_ENABLED, " api, ,db,,api "),
+            (RUNNER_SHUTDOWNTIMEOUT, "1m30s"),
+            (LOG_LEVEL, "DeBuG"),
+            (LOG_FORMAT, "JSON"),
+            (LOG_ADD_SOURCE, "True"),
+            (ENV, "dev"),
+        ])
+        .unwrap();
+        assert_eq!(config.services_enabled, ["api", "db"]);
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(90));
+        assert_eq!(config.log.filter, LogFilter::Level(LevelFilter::DEBUG));
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert!(config.log.add_source);
+        assert_eq!(config.env, "dev");
+    }
+
+    #[test]
+    fn every_level_any_case() {
+        for (text, level) in [
+            ("trace", LevelFilter::TRACE),
+            ("DEBUG", LevelFilter::DEBUG),
+            ("Info", LevelFilter::INFO),
+            ("wArN", LevelFilter::WARN),
+            ("error", LevelFilter::ERROR),
+            ("OFF", LevelFilter::OFF),
+        ] {
+            let config = parse(&[(LOG_LEVEL, text)]).unwrap();
+            assert_eq!(config.log.filter, LogFilter::Level(level), "{text}");
+        }
+    }
+
+    #[test]
+    fn directives_are_kept_as_written() {
+        for directive in ["info,my_app=debug", "my_app=trace", "warn,"] {
+            let config = parse(&[(LOG_LEVEL, directive)]).unwrap();
+            assert_eq!(
+                config.log.filter,
+                LogFilter::Directive(directive.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn bad_log_level_names_the_variable_and_the_value() {
+        for value in ["loud", "verbose", "info,my_app=loud", "my_app=[", "="] {
+            let error = single_error(&[(LOG_LEVEL, value)]);
+            assert_eq!(error.variable, LOG_LEVEL);
+            let text = error.to_string();
+            assert!(
+                text.starts_with(&format!("invalid LOG_LEVEL={value:?}: expected trace")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_shutdown_timeout_names_the_expected_form() {
+        for value in ["ten", "10", "-1s", "5x"] {
+            let error = single_error(&[(RUNNER_SHUTDOWNTIMEOUT, value)]);
+            assert_eq!(error.variable, RUNNER_SHUTDOWNTIMEOUT);
+            let text = error.to_string();
+            assert!(
+                text.contains(&format!("RUNNER_SHUTDOWNTIMEOUT={value:?}")),
+                "{text}"
+            );
+            assert!(text.contains("\"1m30s\""), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_log_format_and_add_source() {
+        let error = single_error(&[(LOG_FORMAT, "xml")]);
+        assert_eq!(
+            error.to_string(),
+            "invalid LOG_FORMAT=\"xml\": expected text or json"
+        );
+        let error = single_error(&[(LOG_ADD_SOURCE, "maybe")]);
+        assert_eq!(
+            error.to_string(),
+            "invalid LOG_ADD_SOURCE=\"maybe\": expected true or false"
+        );
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_at_once() {
+        let errors = parse(&[
+            (RUNNER_SHUTDOWNTIMEOUT, "ten"),
+            (LOG_LEVEL, "loud"),
+            (LOG_FORMAT, "json"),
+            (LOG_ADD_SOURCE, "maybe"),
+        ])
+        .unwrap_err();
+        let variables: Vec<&str> = errors.errors.iter().map(|error| error.variable).collect();
+        assert_eq!(
+            variables,
+            [RUNNER_SHUTDOWNTIMEOUT, LOG_LEVEL, LOG_ADD_SOURCE]
+        );
+        assert_eq!(
+            errors.format,
+            LogFormat::Json,
+            "a good LOG_FORMAT is still used"
+        );
+    }
+
+    #[test]
+    fn any_env_label_is_kept() {
+        assert_eq!(parse(&[(ENV, "staging")]).unwrap().env, "staging");
+    }
+
+    #[test]
+    fn services_enabled_selects_registered_services() {
+        let config = parse(&[(SERVICES_ENABLED, "db, api")]).unwrap();
+        assert_eq!(
+            config.enabled(&["api", "worker", "db"]).unwrap(),
+            [true, false, true]
+        );
+        let all = parse(&[(SERVICES_ENABLED, " , ")]).unwrap();
+        assert_eq!(all.enabled(&["api", "db"]).unwrap(), [true, true]);
+    }
+
+    #[test]
+    fn unknown_enabled_service_lists_the_registered_names() {
+        let config = parse(&[(SERVICES_ENABLED, "api,nope")]).unwrap();
+        let error = config.enabled(&["worker", "api"]).unwrap_err();
+        assert_eq!(error.variable, SERVICES_ENABLED);
+        assert_eq!(
+            error.to_string(),
+            "invalid SERVICES_ENABLED=\"api,nope\": no service named \"nope\" is registered; registered services: api, worker (a comma-separated list of these, or empty for all)"
+        );
+        let error = config.enabled(&[]).unwrap_err();
+        assert!(
+            error.to_string().contains("no service is registered"),
+            "{error}"
+        );
+    }
+}
