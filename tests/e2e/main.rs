@@ -1,0 +1,7 @@
+//! End-to-end tests of the example apps: each test starts a real binary, reads its logs,
+//! signals it, and checks its exit code and the order of its lifecycle events.
+
+mod config;
+mod short;
+mod showcase;
+mod support;
