@@ -1,16 +1,32 @@
 //! The attributes of `servicepack`: `#[service]` and `#[servicepack::main]`.
-//! Use them through the `servicepack` crate.
+//! Use them through the `servicepack` crate, which documents them.
+//!
+//! `#[service]` goes parse (`attr`: the arguments, `ast`: the struct), check (`check`:
+//! what spans several arguments), expand (`expand`: tokens only, naming paths from
+//! `exports`). Every mistake is collected in a `ctxt::Ctxt` and reported at once.
+
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+#[path = "../../servicepack/src/duration.rs"]
+// Shared with `servicepack`, which uses all of it and owns its lints.
+#[allow(dead_code, unreachable_pub)]
+mod duration;
+mod expand;
+mod exports;
+mod main_attr;
 
 use proc_macro::TokenStream;
 
-/// Registers a struct as a service. See the `servicepack` crate.
+#[doc = include_str!("../docs/service.md")]
 #[proc_macro_attribute]
-pub fn service(_args: TokenStream, input: TokenStream) -> TokenStream {
-    input
+pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::service(args.into(), input.into()).into()
 }
 
-/// Turns `fn main() {}` into the app's command line. See the `servicepack` crate.
+#[doc = include_str!("../docs/main.md")]
 #[proc_macro_attribute]
-pub fn main(_args: TokenStream, input: TokenStream) -> TokenStream {
-    input
+pub fn main(args: TokenStream, input: TokenStream) -> TokenStream {
+    main_attr::expand(args.into(), input.into()).into()
 }

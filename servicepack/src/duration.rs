@@ -136,14 +136,16 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 /// Formats a duration the way Go prints one: `1m30s`, `500ms`, `2s`, `0s`.
 #[must_use]
 pub fn format_duration(duration: Duration) -> String {
+    use std::fmt::Write as _;
+
     let nanos = duration.as_nanos();
     if nanos == 0 {
         return "0s".to_owned();
     }
     if nanos < 1_000_000_000 {
-        return if nanos % 1_000_000 == 0 {
+        return if nanos.is_multiple_of(1_000_000) {
             format!("{}ms", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             format!("{}µs", nanos / 1_000)
         } else {
             format!("{nanos}ns")
@@ -153,19 +155,20 @@ pub fn format_duration(duration: Duration) -> String {
     let hours = nanos / 3_600_000_000_000;
     let minutes = nanos / 60_000_000_000 % 60;
     let seconds = nanos % 60_000_000_000;
+    // Writing to a String cannot fail.
     if hours > 0 {
-        out.push_str(&format!("{hours}h"));
+        let _ = write!(out, "{hours}h");
     }
     if hours > 0 || minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
+        let _ = write!(out, "{minutes}m");
     }
     let whole = seconds / 1_000_000_000;
     let fraction = seconds % 1_000_000_000;
     if fraction == 0 {
-        out.push_str(&format!("{whole}s"));
+        let _ = write!(out, "{whole}s");
     } else {
         let digits = format!("{fraction:09}");
-        out.push_str(&format!("{whole}.{}s", digits.trim_end_matches('0')));
+        let _ = write!(out, "{whole}.{}s", digits.trim_end_matches('0'));
     }
     out
 }

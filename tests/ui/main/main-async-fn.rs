@@ -1,0 +1,2 @@
+#[servicepack::main]
+async fn main() {}

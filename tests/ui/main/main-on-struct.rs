@@ -1,0 +1,4 @@
+#[servicepack::main]
+struct App;
+
+fn main() {}

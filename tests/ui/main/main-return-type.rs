@@ -1,0 +1,4 @@
+#[servicepack::main]
+fn main() -> Result<(), String> {
+    Ok(())
+}

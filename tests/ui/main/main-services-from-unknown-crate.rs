@@ -1,0 +1,2 @@
+#[servicepack::main(services_from = [biling])]
+fn main() {}

@@ -1,0 +1,4 @@
+#[servicepack::main]
+fn main(app: &mut servicepack::App, verbose: bool) {
+    let _ = (app, verbose);
+}

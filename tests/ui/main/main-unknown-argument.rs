@@ -1,0 +1,2 @@
+#[servicepack::main(flavor = "multi_thread")]
+fn main() {}

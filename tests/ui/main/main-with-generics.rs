@@ -1,0 +1,4 @@
+#[servicepack::main]
+fn main<T: Default>() {
+    let _ = T::default();
+}

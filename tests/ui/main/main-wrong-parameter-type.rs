@@ -1,0 +1,4 @@
+#[servicepack::main]
+fn main(app: &mut String) {
+    app.push('!');
+}

@@ -1,0 +1,4 @@
+#[servicepack::main]
+fn main(app: servicepack::App) {
+    let _ = app;
+}

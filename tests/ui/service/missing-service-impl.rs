@@ -1,0 +1,7 @@
+use servicepack::prelude::*;
+
+#[service]
+#[derive(Default)]
+struct Worker;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use servicepack::prelude::*;
+
+#[service]
+enum Worker {
+    Idle,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use servicepack::prelude::*;
+
+#[service]
+#[derive(Default)]
+struct Worker<T> {
+    inner: T,
+}
+
+fn main() {}
