@@ -1,9 +1,13 @@
 //! What a running service sees of the runtime.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::plan::Plan;
 
 /// A service's handle on the runtime: its name, the attempt number, the shutdown signal,
 /// and (for `notify_ready` services) the way to say "ready".
@@ -35,16 +39,70 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Context {
-    inner: Arc<Inner>,
+    // Plain fields, no `Arc` of its own: the runtime makes one per attempt, and a clone
+    // is a few reference-count increments.
+    name: Name,
+    token: CancellationToken,
+    /// The readiness latch of a `notify_ready` attempt; `None` when readiness does not
+    /// depend on the service (it is ready as soon as `run` is called, or this is `stop`).
+    ready: Option<Arc<ReadyLatch>>,
+    deadline: Option<Instant>,
+    attempt: u32,
 }
 
-#[derive(Debug)]
-struct Inner {
-    name: Arc<str>,
-    attempt: u32,
-    token: CancellationToken,
-    ready: CancellationToken,
-    deadline: Option<Instant>,
+/// The one-shot "ready" flag of a `notify_ready` attempt: an atomic to check, a
+/// `Notify` to wait on.
+#[derive(Debug, Default)]
+pub(crate) struct ReadyLatch {
+    set: AtomicBool,
+    notify: Notify,
+}
+
+impl ReadyLatch {
+    fn set(&self) {
+        if !self.set.swap(true, Ordering::AcqRel) {
+            self.notify.notify_waiters();
+        }
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the flag is set.
+    pub(crate) async fn wait(&self) {
+        // Made before the check, the `Notified` sees any `notify_waiters` after it.
+        let notified = self.notify.notified();
+        if !self.is_set() {
+            notified.await;
+        }
+    }
+}
+
+/// A service's name: an index into the runtime's plan (no copy of the text per service),
+/// or its own text for a detached context.
+#[derive(Clone, Debug)]
+pub(crate) enum Name {
+    Plan { plan: Arc<Plan>, node: usize },
+    Own(Arc<str>),
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Self {
+        Self::Own(name.into())
+    }
+}
+
+impl From<String> for Name {
+    fn from(name: String) -> Self {
+        Self::Own(name.into())
+    }
+}
+
+impl From<Arc<str>> for Name {
+    fn from(name: Arc<str>) -> Self {
+        Self::Own(name)
+    }
 }
 
 impl Context {
@@ -53,29 +111,29 @@ impl Context {
     #[must_use]
     pub fn detached(name: impl Into<Arc<str>>) -> Self {
         Self::new(
-            name.into(),
+            Name::Own(name.into()),
             1,
             CancellationToken::new(),
-            CancellationToken::new(),
+            None,
             None,
         )
     }
 
+    /// The runtime's constructor: `ready` is the attempt's readiness latch (for
+    /// `notify_ready` services), `deadline` is set for `stop`.
     pub(crate) fn new(
-        name: Arc<str>,
+        name: Name,
         attempt: u32,
         token: CancellationToken,
-        ready: CancellationToken,
+        ready: Option<Arc<ReadyLatch>>,
         deadline: Option<Instant>,
     ) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                name,
-                attempt,
-                token,
-                ready,
-                deadline,
-            }),
+            name,
+            token,
+            ready,
+            deadline,
+            attempt,
         }
     }
 
@@ -85,48 +143,49 @@ impl Context {
     ///
     /// Cancel safe: dropping the future and calling `cancelled` again loses nothing.
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.inner.token.cancelled()
+        self.token.cancelled()
     }
 
     /// Whether shutdown has been requested.
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.inner.token.is_cancelled()
+        self.token.is_cancelled()
     }
 
     /// The cancellation token behind [`Context::cancelled`], to hand to libraries.
     #[must_use]
     pub fn token(&self) -> &CancellationToken {
-        &self.inner.token
+        &self.token
     }
 
     /// Tells the runtime that this service is ready: its dependents may start. Calling it
     /// again does nothing. Services without `notify_ready` are ready as soon as `run` is
     /// called, so for them this changes nothing.
     pub fn ready(&self) {
-        self.inner.ready.cancel();
+        if let Some(ready) = &self.ready {
+            ready.set();
+        }
     }
 
     /// The service name, as given by `#[service(name = ...)]` or derived from the type.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.inner.name
+        match &self.name {
+            Name::Plan { plan, node } => plan.name(*node),
+            Name::Own(name) => name,
+        }
     }
 
     /// The run number, starting at 1; retries count up from there. In `stop` and in a
     /// command it is the number of the last run (or 1).
     #[must_use]
     pub fn attempt(&self) -> u32 {
-        self.inner.attempt
+        self.attempt
     }
 
     /// In `stop`: when the runtime stops waiting for this service. `None` in `run`.
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
-        self.inner.deadline
-    }
-
-    pub(crate) fn ready_token(&self) -> &CancellationToken {
-        &self.inner.ready
+        self.deadline
     }
 }

@@ -1,0 +1,537 @@
+//! The public runtime: [`Runner`], [`ShutdownHandle`], and the coordinator behind `run`.
+//!
+//! `run` spawns one coordinator task (spawning from inside the runtime is much cheaper
+//! than from the `block_on` thread). It checks the [`Plan`], then spawns one supervisor
+//! per service at once (`supervisor.rs`); supervisors wait for their own dependencies
+//! through per-service gates, so starting is per edge and needs no coordinator round trip.
+//! The coordinator keeps the bookkeeping that needs one place: what is left running
+//! (nothing left: shut down, exit 0), fatal failures (shut down, exit 1), the shutdown
+//! budget, the reverse-edge stop walk (`shutdown.rs`), and the errors for the [`Report`].
+//! Supervisors report to it over one unbounded channel, drained in batches. Nothing polls
+//! and nothing is quadratic: each edge is looked at a constant number of times.
+//!
+//! Cancellation tokens are one per service and deliberately not children of a common
+//! root: shutdown cancels them one at a time, in reverse-edge order, which a tree would
+//! short-circuit. A shared `shutdown` token (and an atomic flag for the hot checks)
+//! tells supervisors that no new run may start.
+
+use std::fmt;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::plan::Plan;
+use crate::report::{Report, RunError, ShutdownCause};
+use crate::retry::{JitterSource, default_jitter};
+use crate::shutdown::{ShutdownHandle, StopOrder, far_future};
+use crate::supervisor::{Ending, Event, EventKind, Factory, Gate, Shared, Supervisor};
+use crate::{Policy, ServiceDef};
+
+/// Runs a set of services: starts each once its dependencies are ready, retries failures
+/// per policy, and shuts down in reverse dependency order. `#[servicepack::main]` builds
+/// one from the registered services; use it directly to run services without the macros
+/// (in tests, say).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use servicepack::prelude::*;
+/// use servicepack::{Policy, Runner, ServiceDef};
+///
+/// struct Database;
+/// impl Service for Database {
+///     async fn run(&self, ctx: Context) -> Result<()> {
+///         ctx.ready(); // connected
+///         ctx.cancelled().await;
+///         Ok(())
+///     }
+/// }
+///
+/// struct Api;
+/// impl Service for Api {
+///     async fn run(&self, ctx: Context) -> Result<()> {
+///         ctx.cancelled().await;
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let runner = Runner::new()
+///     .service(ServiceDef::new("database", Database).policy(Policy::new().notify_ready(true)))
+///     .service(ServiceDef::new("api", Api).depends_on(["database"]))
+///     .shutdown_timeout(Duration::from_secs(5));
+/// let shutdown = runner.shutdown_handle();
+/// tokio::spawn(async move {
+///     tokio::time::sleep(Duration::from_millis(10)).await;
+///     shutdown.request(); // what SIGTERM does in an app
+/// });
+/// let report = runner.run().await;
+/// assert_eq!(report.exit_code(), 0);
+/// # });
+/// ```
+pub struct Runner {
+    defs: Vec<ServiceDef>,
+    budget: Duration,
+    jitter: Option<JitterSource>,
+    handle: ShutdownHandle,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("services", &self.defs)
+            .field("shutdown_timeout", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// The default shutdown budget: 10 s.
+    pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A runner with no services and a 10 s shutdown budget.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            defs: Vec::new(),
+            budget: Self::DEFAULT_SHUTDOWN_TIMEOUT,
+            jitter: None,
+            handle: ShutdownHandle::new(),
+        }
+    }
+
+    /// Adds one service.
+    #[must_use]
+    pub fn service(mut self, def: ServiceDef) -> Self {
+        self.defs.push(def);
+        self
+    }
+
+    /// Adds services.
+    #[must_use]
+    pub fn services(mut self, defs: impl IntoIterator<Item = ServiceDef>) -> Self {
+        self.defs.extend(defs);
+        self
+    }
+
+    /// Sets the shutdown budget: the most time every shutdown (requested, after a fatal
+    /// failure, or because nothing is left running) may take. No `stop` gets longer than
+    /// what is left of it.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Replaces the random source of `jitter`: a function returning numbers in `[0, 1)`
+    /// (values outside are clamped). `0.5` means no change; `0.0` shortens a delay by
+    /// 25 %, values near `1.0` lengthen it by up to 25 %. For deterministic tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use servicepack::{Policy, Retries, Runner, ServiceDef};
+    /// use servicepack::prelude::*;
+    ///
+    /// struct Flaky;
+    /// impl Service for Flaky {
+    ///     async fn run(&self, _ctx: Context) -> Result<()> {
+    ///         Err("connection refused".into())
+    ///     }
+    /// }
+    ///
+    /// let policy = Policy::new()
+    ///     .retries(Retries::Limited(1))
+    ///     .delay(Duration::from_secs(4))
+    ///     .jitter(true);
+    /// // Always the shortest delay: 4 s × 0.75 = 3 s.
+    /// let runner = Runner::new()
+    ///     .service(ServiceDef::new("flaky", Flaky).policy(policy))
+    ///     .jitter_source(|| 0.0);
+    /// # let _ = runner;
+    /// ```
+    #[must_use]
+    pub fn jitter_source(mut self, source: impl FnMut() -> f64 + Send + 'static) -> Self {
+        self.jitter = Some(Box::new(source));
+        self
+    }
+
+    /// A handle that asks this runner to shut down, from anywhere (a signal handler, a
+    /// test, an admin endpoint).
+    #[must_use]
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Runs every service until shutdown and reports how it went. Never fails: every
+    /// problem, including a bad dependency graph, ends up in the [`Report`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime. Panics in services are caught and reported, never
+    /// propagated.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future aborts every service task at once, without
+    /// calling `stop`. Use [`ShutdownHandle::request`] to shut down gracefully.
+    pub async fn run(self) -> Report {
+        let task = tokio::spawn(coordinate(self));
+        let mut task = AbortOnDrop(task);
+        match (&mut task.0).await {
+            Ok(report) => report,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Only a runtime that is shutting down cancels the task; then nobody waits here.
+            Err(_) => Report::from_errors(
+                vec![RunError::Forced {
+                    still_stopping: Vec::new(),
+                }],
+                None,
+            ),
+        }
+    }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Where one service's supervisor task is, as the coordinator sees it.
+enum Node {
+    /// Not spawned: shutdown was requested before `run` began.
+    Unstarted,
+    /// Its supervisor task is alive; `ended` once no further run will start.
+    Live {
+        token: CancellationToken,
+        abort: AbortHandle,
+        ended: bool,
+    },
+    /// Its supervisor task has finished.
+    Done,
+}
+
+impl Node {
+    /// `true` the first time the service ends (no further run will start).
+    #[must_use]
+    fn transition_to_ended(&mut self) -> bool {
+        match self {
+            Self::Live { ended, .. } => !std::mem::replace(ended, true),
+            _ => false,
+        }
+    }
+
+    /// `true` when the task was live.
+    #[must_use]
+    fn transition_to_done(&mut self) -> bool {
+        matches!(std::mem::replace(self, Self::Done), Self::Live { .. })
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self, Self::Live { .. })
+    }
+}
+
+struct Coordinator {
+    plan: Arc<Plan>,
+    nodes: Vec<Node>,
+    shared: Arc<Shared>,
+    /// Services that may still run: live and not ended.
+    alive: usize,
+    walk: Option<StopOrder>,
+    budget: Duration,
+    budget_end: Option<Instant>,
+    cause: Option<ShutdownCause>,
+    errors: Vec<RunError>,
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        self.shared.stop_token.cancel();
+        // Normally every task is done; after a forced exit or an exhausted budget, the
+        // stragglers are abandoned.
+        for node in &self.nodes {
+            if let Node::Live { abort, .. } = node {
+                abort.abort();
+            }
+        }
+    }
+}
+
+async fn coordinate(runner: Runner) -> Report {
+    let handle = runner.handle.clone();
+    let (mut this, mut inbox) = match Coordinator::new(runner) {
+        Ok(started) => started,
+        Err(report) => return report,
+    };
+    let (graceful, forced) = (handle.graceful(), handle.forced());
+    let mut forced = pin!(forced.cancelled());
+    let mut graceful = pin!(graceful.cancelled());
+    let mut budget_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
+    let mut timer_armed = false;
+    let mut timer_fired = false;
+    let mut batch = Vec::with_capacity(1024);
+    loop {
+        if let (Some(end), false) = (this.budget_end, timer_armed) {
+            budget_timer.as_mut().reset(end);
+            timer_armed = true;
+        }
+        if this.cause.is_some() {
+            // The budget is judged before the news: a service that finished at the very
+            // end of the budget does not decide between "stopped" and "timed out" by the
+            // order in which tasks happened to be polled.
+            if this.budget_end.is_some_and(|end| Instant::now() >= end) {
+                let still_stopping = this.still_stopping();
+                if !still_stopping.is_empty() {
+                    return this.budget_exhausted(still_stopping);
+                }
+            }
+            if this.shared.running.load(Ordering::Acquire) == 0 {
+                // Every task has finished, and sent what it had to before it said so.
+                while let Ok(event) = inbox.try_recv() {
+                    this.handle(event);
+                }
+                tracing::info!("all services stopped");
+                return this.report();
+            }
+        }
+        let all_finished = this.shared.all_finished.notified();
+        tokio::select! {
+            biased;
+            () = &mut forced => {
+                let still_stopping = this.still_stopping();
+                this.errors.push(RunError::Forced { still_stopping });
+                return this.report();
+            }
+            _ = inbox.recv_many(&mut batch, 1024) => {
+                if this.budget_end.is_some_and(|end| Instant::now() >= end) {
+                    // Judged at the top of the loop, before this news.
+                    let still_stopping = this.still_stopping();
+                    if !still_stopping.is_empty() {
+                        return this.budget_exhausted(still_stopping);
+                    }
+                }
+                for event in batch.drain(..) {
+                    this.handle(event);
+                }
+            }
+            () = &mut graceful, if this.cause.is_none() => {
+                this.begin_shutdown(ShutdownCause::Requested);
+            }
+            // Judged at the top of the loop.
+            () = &mut budget_timer, if timer_armed && !timer_fired => timer_fired = true,
+            () = all_finished => {}
+        }
+    }
+}
+
+impl Coordinator {
+    /// Plans the services and spawns every supervisor (or, when shutdown was requested
+    /// before `run`, none); the report instead when the plan is not valid.
+    fn new(runner: Runner) -> Result<(Self, UnboundedReceiver<Event>), Report> {
+        let Runner {
+            mut defs,
+            budget,
+            jitter,
+            handle,
+        } = runner;
+        // The names move into the plan: no copy per service.
+        let nodes = defs.iter_mut().map(|def| {
+            let ServiceDef {
+                name, depends_on, ..
+            } = def;
+            (std::mem::take(name), depends_on.iter())
+        });
+        let plan = match Plan::new(nodes) {
+            Ok(plan) => Arc::new(plan),
+            Err(error) => return Err(Report::from_errors(vec![error.into()], None)),
+        };
+        let (events, inbox) = mpsc::unbounded_channel();
+        let gates = (0..plan.len())
+            .map(|node| (!plan.dependents(node).is_empty()).then(Gate::new))
+            .collect();
+        let shared = Arc::new(Shared {
+            events,
+            plan: plan.clone(),
+            gates,
+            shutdown: CancellationToken::new(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_window: OnceLock::new(),
+            stop_token: CancellationToken::new(),
+            jitter: Mutex::new(jitter.unwrap_or_else(default_jitter)),
+            running: AtomicUsize::new(0),
+            finished_quietly: (0..plan.len()).map(|_| AtomicBool::new(false)).collect(),
+            all_finished: Notify::new(),
+        });
+        let mut this = Self {
+            alive: plan.len(),
+            nodes: (0..plan.len()).map(|_| Node::Unstarted).collect(),
+            plan,
+            shared,
+            walk: None,
+            budget,
+            budget_end: None,
+            cause: None,
+            errors: Vec::new(),
+        };
+        for (service, dependency) in this.plan.external() {
+            tracing::error_span!("service", service = %service)
+                .in_scope(|| tracing::warn!(dependency, "dependency not in process, skipping"));
+        }
+        tracing::info!(count = this.plan.len(), "running services");
+        if handle.is_requested() {
+            this.alive = 0;
+            for node in 0..this.plan.len() {
+                tracing::error_span!("service", service = %this.plan.name(node))
+                    .in_scope(|| tracing::warn!(reason = "shutdown began", "skipped"));
+            }
+            this.begin_shutdown(ShutdownCause::Requested);
+        } else {
+            this.start_all(&mut defs);
+        }
+        Ok((this, inbox))
+    }
+
+    /// Spawns every supervisor; each waits for its own dependencies (per edge) before it
+    /// constructs and runs its service. Dependencies first, so that a single-threaded
+    /// runtime polls them first.
+    fn start_all(&mut self, defs: &mut [ServiceDef]) {
+        let mut last_policy: Option<Arc<Policy>> = None;
+        self.shared
+            .running
+            .store(self.plan.len(), Ordering::Release);
+        for i in 0..self.plan.len() {
+            let node = self.plan.order()[i];
+            let def = &mut defs[node];
+            // A boxed zero-sized closure does not allocate.
+            let factory =
+                std::mem::replace(&mut def.factory, Box::new(|| Err("already started".into())));
+            // Services in a row with the same policy share it (a policy is ~100 bytes).
+            let policy = match last_policy {
+                Some(last) if *last == def.policy => last,
+                _ => Arc::new(def.policy),
+            };
+            last_policy = Some(policy.clone());
+            self.start(node, policy, factory);
+        }
+    }
+
+    fn report(&mut self) -> Report {
+        Report::from_errors(std::mem::take(&mut self.errors), self.cause.take())
+    }
+
+    fn budget_exhausted(&mut self, still_stopping: Vec<String>) -> Report {
+        self.errors.push(RunError::ShutdownTimedOut {
+            budget: self.budget,
+            still_stopping,
+        });
+        self.report()
+    }
+
+    fn still_stopping(&self) -> Vec<String> {
+        (0..self.plan.len())
+            .filter(|&node| self.nodes[node].is_live())
+            .filter(|&node| !self.shared.finished_quietly[node].load(Ordering::Acquire))
+            .map(|node| self.plan.name(node).to_owned())
+            .collect()
+    }
+
+    fn start(&mut self, node: usize, policy: Arc<Policy>, factory: Factory) {
+        let token = CancellationToken::new();
+        let abort = Supervisor {
+            node,
+            policy,
+            factory,
+            token: token.clone(),
+            shared: self.shared.clone(),
+        }
+        .spawn();
+        self.nodes[node] = Node::Live {
+            token,
+            abort,
+            ended: false,
+        };
+    }
+
+    fn handle(&mut self, Event { node, kind }: Event) {
+        match kind {
+            EventKind::Ended(ending) => self.on_ended(node, ending),
+            EventKind::Done(problems) => self.on_done(node, problems),
+        }
+    }
+
+    fn on_ended(&mut self, node: usize, ending: Ending) {
+        if !self.nodes[node].transition_to_ended() {
+            return;
+        }
+        self.alive -= 1;
+        if let Ending::Failed { fatal: Some(error) } = ending {
+            self.errors.push(error);
+            self.begin_shutdown(ShutdownCause::Failed {
+                service: self.plan.name(node).to_owned(),
+            });
+        }
+        if self.alive == 0 {
+            self.begin_shutdown(ShutdownCause::NothingLeftRunning);
+        }
+    }
+
+    fn on_done(&mut self, node: usize, problems: Vec<RunError>) {
+        self.errors.extend(problems);
+        // `Done` implies `Ended` (which does not travel on its own during shutdown).
+        self.on_ended(node, Ending::Abandoned);
+        if !self.nodes[node].transition_to_done() {
+            return;
+        }
+        if let Some(walk) = &mut self.walk {
+            for dep in walk.stopped(&self.plan, node) {
+                if let Node::Live { token, .. } = &self.nodes[dep] {
+                    token.cancel();
+                }
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, cause: ShutdownCause) {
+        if self.cause.is_some() {
+            return;
+        }
+        tracing::info!(reason = %cause, "shutting down");
+        self.cause = Some(cause);
+        let now = Instant::now();
+        let end = now
+            .checked_add(self.budget)
+            .unwrap_or_else(|| far_future(now));
+        self.budget_end = Some(end);
+        let _ = self.shared.shutdown_window.set((now, end));
+        // No run starts from here on; services still waiting for their dependencies
+        // give up (and report themselves skipped).
+        self.shared.begin_shutdown();
+        let nodes = &self.nodes;
+        let (walk, first) = StopOrder::new(&self.plan, |node| nodes[node].is_live());
+        for node in first {
+            if let Node::Live { token, .. } = &self.nodes[node] {
+                token.cancel();
+            }
+        }
+        self.walk = Some(walk);
+    }
+}

@@ -1,0 +1,651 @@
+//! One service's whole life in one task: wait for dependencies, construct, run, retry,
+//! stop.
+//!
+//! The coordinator (`runner.rs`) spawns every supervisor at start-up. A supervisor first
+//! waits, per edge, for each dependency's [`Gate`] (a one-shot "settled" token plus an
+//! atomic state: ready, failed before ready, or skipped), so a dependent starts the moment
+//! its own dependencies are ready, with no round trip through the coordinator; a gate that
+//! settles without readiness, or the beginning of shutdown, makes it skip its service.
+//! Then it constructs the service (lazily: a service that never starts is never built)
+//! and loops over attempts: each calls `run` with a fresh [`Context`] and drives the
+//! future (inside `catch_unwind`, so a panic is an error) until it returns, until the
+//! service's token is cancelled, or, for `notify_ready` services, until `ready_timeout`
+//! passes without `ctx.ready()`. The retry arithmetic lives in `retry.rs`.
+//!
+//! The task tells the coordinator what it needs through [`Event`]s on one unbounded
+//! channel: `Ended` (no further run will start: it counts what is left running, and a
+//! fatal failure begins shutdown) and `Done` (the task is finished, sent when its state is
+//! dropped, so even an aborted task reports). After its last run the task idles on its
+//! token; when the coordinator's reverse-edge walk cancels the token, the task calls
+//! `stop` at once, concurrently with a `run` that may still be going (`shutdown.rs`).
+//!
+//! Every idle service costs one of these tasks, so the future is kept small: the rare
+//! phases (readiness wait, retry wait, stop) are boxed, the policy is shared, and the
+//! state is built before the task is spawned.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::catch::{self, CatchPanic, NotReady, chain};
+use crate::context::{Name, ReadyLatch};
+use crate::plan::Plan;
+use crate::retry::{AfterExit, AfterFailure, Attempts, JitterSource};
+use crate::service::{BoxFuture, DynService};
+use crate::shutdown::{self, Finished, Stopped};
+use crate::{Context, Error, Policy, Result, RunError, format_duration};
+
+/// What builds a service instance.
+pub(crate) type Factory = Box<dyn FnOnce() -> Result<Arc<dyn DynService>> + Send>;
+/// A running attempt of `run`.
+pub(crate) type RunFuture<'a> = CatchPanic<BoxFuture<'a, Result<()>>>;
+
+/// State every supervisor shares with the coordinator.
+pub(crate) struct Shared {
+    pub(crate) events: UnboundedSender<Event>,
+    pub(crate) plan: Arc<Plan>,
+    /// Per service with dependents: its readiness, which they wait for.
+    pub(crate) gates: Vec<Option<Gate>>,
+    /// Cancelled when shutdown begins: no run starts after that.
+    pub(crate) shutdown: CancellationToken,
+    /// The same news as `shutdown`, for the hot checks: an atomic load instead of the
+    /// token's lock, which every supervisor would contend for at start-up.
+    pub(crate) shutting_down: AtomicBool,
+    /// When shutdown began and when its budget runs out; set before any token is
+    /// cancelled.
+    pub(crate) shutdown_window: OnceLock<(Instant, Instant)>,
+    /// The token of every `stop` context: cancelled when the runtime stops waiting for
+    /// all of them (the budget ran out, or `run` returned).
+    pub(crate) stop_token: CancellationToken,
+    pub(crate) jitter: Mutex<JitterSource>,
+    /// Supervisor tasks not finished yet.
+    pub(crate) running: AtomicUsize,
+    /// Per service: its supervisor task has finished without a `Done` message.
+    pub(crate) finished_quietly: Vec<AtomicBool>,
+    /// Notified when `running` reaches zero.
+    pub(crate) all_finished: Notify,
+}
+
+impl Shared {
+    /// Shutdown has begun: no run may start any more.
+    pub(crate) fn shutdown_began(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Marks the beginning of shutdown for every supervisor.
+    pub(crate) fn begin_shutdown(&self) {
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shutdown.cancel();
+        // Whoever still waits for a dependency gives up (and reports itself skipped).
+        for gate in self.gates.iter().flatten() {
+            gate.settle(SKIPPED);
+        }
+    }
+
+    fn jitter(&self) -> f64 {
+        let mut source = self
+            .jitter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        source()
+    }
+}
+
+/// What the dependents of one service wait for: it settles once, ready or not.
+pub(crate) struct Gate {
+    state: AtomicU8,
+    settled: CancellationToken,
+}
+
+const PENDING: u8 = 0;
+const READY: u8 = 1;
+const FAILED: u8 = 2;
+const SKIPPED: u8 = 3;
+
+impl Gate {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU8::new(PENDING),
+            settled: CancellationToken::new(),
+        }
+    }
+
+    /// Settles the gate as `state`, unless it is settled already.
+    fn settle(&self, state: u8) {
+        let settled =
+            self.state
+                .compare_exchange(PENDING, state, Ordering::AcqRel, Ordering::Acquire);
+        if settled.is_ok() {
+            self.settled.cancel();
+        }
+    }
+}
+
+/// A message from a supervisor to the coordinator.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub(crate) node: usize,
+    pub(crate) kind: EventKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum EventKind {
+    /// No further run of the service will start.
+    Ended(Ending),
+    /// The task is finished (the service stopped, or never ran); what went wrong on the way.
+    Done(Vec<RunError>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// `run` returned `Ok(())` and is not restarted.
+    Clean,
+    /// The last attempt failed; `fatal` is the error when the failure is not allowed.
+    Failed { fatal: Option<RunError> },
+    /// Never started: a dependency failed (or was skipped) before it was ready.
+    Skipped,
+    /// Shutdown began before the next run.
+    Abandoned,
+}
+
+/// How one drive of a run future ended.
+enum Drive {
+    Returned(Result<()>),
+    /// The service's token was cancelled: its turn to stop has come.
+    Interrupted,
+}
+
+/// One service's supervisor, ready to be spawned.
+pub(crate) struct Supervisor {
+    pub(crate) node: usize,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) factory: Factory,
+    pub(crate) token: CancellationToken,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Supervisor {
+    /// Spawns the supervisor task inside the service's `service` span.
+    pub(crate) fn spawn(self) -> tokio::task::AbortHandle {
+        let span = tracing::error_span!("service", service = %self.shared.plan.name(self.node));
+        let disabled = span.is_disabled();
+        let Self {
+            node,
+            policy,
+            factory,
+            token,
+            shared,
+        } = self;
+        let life = Life {
+            node,
+            token,
+            shared,
+            ended: false,
+            done: false,
+            attempts: Attempts::new(policy),
+            started: None,
+        };
+        let task = supervise(life, factory);
+        // Without a subscriber that wants the span, skip the wrapper: smaller tasks.
+        if disabled {
+            tokio::spawn(task).abort_handle()
+        } else {
+            tokio::spawn(task.instrument(span)).abort_handle()
+        }
+    }
+}
+
+/// The supervisor task. Its future is what every idle service costs, so what is rare
+/// (waiting for readiness, waiting to retry, stopping) is boxed and awaited, and the
+/// state is built before the task starts: an async block uses its captures in place,
+/// where an `async fn` would hold its arguments twice.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would store `life` twice (rust-lang/rust#62958)"
+)]
+fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Send {
+    async move {
+        if !life.shared.plan.dependencies(life.node).is_empty()
+            && let Err(reason) = life.wait_for_dependencies().await
+        {
+            tracing::warn!(reason, "skipped");
+            life.ended(Ending::Skipped);
+            return;
+        }
+        if life.shared.shutdown_began() {
+            tracing::warn!(reason = "shutdown began", "skipped");
+            life.ended(Ending::Skipped);
+            return;
+        }
+        let service = match catch::call(factory) {
+            Ok(service) => service,
+            Err(source) => {
+                let fatal = life.final_failure(0, &source).then(|| RunError::Construct {
+                    service: life.name().to_owned(),
+                    source,
+                });
+                life.ended(Ending::Failed { fatal });
+                return;
+            }
+        };
+        let interrupted = life.run_attempts(&*service).await;
+        life.ended(Ending::Abandoned);
+        if life.attempts.runs() == 0 {
+            // Never ran, so no stop: it was spawned just as shutdown began.
+            tracing::warn!(reason = "shutdown began", "skipped");
+            return;
+        }
+        if interrupted.is_none() {
+            life.token.cancelled().await;
+        }
+        let outcome = shutdown::stop_service(
+            &*service,
+            life.ctx_name(),
+            life.attempts.runs(),
+            life.shared.stop_token.clone(),
+            interrupted,
+            life.attempts.policy.stop_timeout,
+            life.shared.shutdown_window.get().copied(),
+        )
+        .await;
+        life.stopped(outcome);
+    }
+}
+
+/// A supervisor task's state while the service lives. Dropping it tells the
+/// coordinator that the task is done, so even an aborted or panicking task reports.
+struct Life {
+    node: usize,
+    token: CancellationToken,
+    shared: Arc<Shared>,
+    /// Whether `Ended` was sent.
+    ended: bool,
+    /// Whether `Done` was sent.
+    done: bool,
+    attempts: Attempts,
+    /// When the current (or last) attempt started (only kept with `retry_reset`).
+    started: Option<Instant>,
+}
+
+impl Drop for Life {
+    fn drop(&mut self) {
+        let mut problems = Vec::new();
+        if std::thread::panicking() && !self.done {
+            // Only a bug in the runtime (or a panicking `Drop` of a user future) gets
+            // here; still, the exit code must not say all went well.
+            problems.push(RunError::Failed {
+                service: self.name().to_owned(),
+                attempts: self.attempts.runs(),
+                source: "the service's supervisor panicked".into(),
+            });
+        }
+        self.done(problems);
+    }
+}
+
+impl Life {
+    fn name(&self) -> &str {
+        self.shared.plan.name(self.node)
+    }
+
+    /// The name for a `Context`: the plan and an index, no copy.
+    fn ctx_name(&self) -> Name {
+        Name::Plan {
+            plan: self.shared.plan.clone(),
+            node: self.node,
+        }
+    }
+
+    fn send(&self, kind: EventKind) {
+        // The coordinator only goes away when the run is over; nobody is left to tell.
+        let _ = self.shared.events.send(Event {
+            node: self.node,
+            kind,
+        });
+    }
+
+    /// No further run will start: settles the gate (if not ready, dependents give up)
+    /// and tells the coordinator, once.
+    fn ended(&mut self, ending: Ending) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        self.settle(match ending {
+            Ending::Failed { .. } => FAILED,
+            _ => SKIPPED,
+        });
+        let news = match &ending {
+            Ending::Failed { fatal: Some(_) } => {
+                // Stop every start at once; the coordinator does the rest when it reads
+                // the message.
+                self.shared.begin_shutdown();
+                true
+            }
+            // `Done` implies `Abandoned`; during shutdown nobody counts what ends.
+            Ending::Abandoned => false,
+            _ => !self.shared.shutdown_began(),
+        };
+        if news {
+            self.send(EventKind::Ended(ending));
+        }
+    }
+
+    fn settle(&self, state: u8) {
+        if let Some(gate) = &self.shared.gates[self.node] {
+            gate.settle(state);
+        }
+    }
+
+    /// Waits until every dependency is ready; the reason to skip this service if one
+    /// will never be, or if shutdown begins first.
+    async fn wait_for_dependencies(&self) -> Result<(), String> {
+        let shared = &*self.shared;
+        for &dep in shared.plan.dependencies(self.node) {
+            let Some(gate) = &shared.gates[dep] else {
+                continue;
+            };
+            // Shutdown settles every pending gate, so one wait covers both.
+            gate.settled.cancelled().await;
+            let name = shared.plan.name(dep);
+            match gate.state.load(Ordering::Acquire) {
+                READY => {}
+                FAILED => return Err(format!("dependency {name} failed before it was ready")),
+                _ if shared.shutdown_began() => return Err("shutdown began".to_owned()),
+                _ => return Err(format!("dependency {name} was skipped")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `Ended` (if not sent yet) and `Done`, once.
+    fn done(&mut self, problems: Vec<RunError>) {
+        self.ended(Ending::Abandoned);
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let shared = &*self.shared;
+        // During shutdown, a service that depends on nothing holds no one back in the
+        // stop walk: unless it has errors to report, the counter below is news enough.
+        // (Thousands of services stopping at once then cost no message each.)
+        let quiet = shared.shutdown_began()
+            && problems.is_empty()
+            && shared.plan.dependencies(self.node).is_empty();
+        if quiet {
+            shared.finished_quietly[self.node].store(true, Ordering::Release);
+        } else {
+            self.send(EventKind::Done(problems));
+        }
+        // After the message: the coordinator drains the channel once this reaches zero.
+        if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.all_finished.notify_one();
+        }
+    }
+
+    fn ran_for(&self) -> Duration {
+        self.started
+            .map_or(Duration::ZERO, |started| started.elapsed())
+    }
+
+    fn mark_ready(&mut self) {
+        if self.attempts.transition_to_ready() {
+            self.settle(READY);
+        }
+    }
+
+    /// Runs attempts until one ends for good, shutdown stops the retries, or the token is
+    /// cancelled mid-run; in that last case returns the interrupted run.
+    async fn run_attempts<'s>(&mut self, service: &'s dyn DynService) -> Option<RunFuture<'s>> {
+        while !self.shared.shutdown_began() {
+            let attempt = self.attempts.transition_to_running();
+            tracing::info!(attempt, "starting");
+            let policy = &self.attempts.policy;
+            let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
+            if policy.retry_reset.is_some() {
+                // Only `retry_reset` needs the time; reading the clock is not free.
+                self.started = Some(Instant::now());
+            }
+            let ctx = Context::new(
+                self.ctx_name(),
+                attempt,
+                self.token.clone(),
+                latch.clone(),
+                None,
+            );
+            // `run` of a hand-written impl may panic before it returns its future.
+            let run = catch::call(|| Ok(service.run_boxed(ctx)))
+                .unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))));
+            let mut run = CatchPanic::new(run);
+            let mut drive = None;
+            // The first poll: `run` has begun (a plain service is ready now), and a
+            // `notify_ready` service that calls `ctx.ready()` at once needs no timer and
+            // no boxed wait.
+            let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut run).poll(cx)));
+            let first = first.await;
+            match latch {
+                None => {
+                    self.mark_ready();
+                    if let Poll::Ready(result) = first {
+                        drive = Some(Drive::Returned(result));
+                    }
+                }
+                Some(latch) => {
+                    if let Poll::Ready(result) = first {
+                        drive = Some(Drive::Returned(result));
+                    } else if !latch.is_set() {
+                        let timeout = self.attempts.policy.ready_timeout;
+                        drive = Box::pin(wait_ready(&mut run, &self.token, &latch, timeout)).await;
+                    }
+                    if latch.is_set() {
+                        // Ready, possibly in the very poll that ended the wait.
+                        tracing::info!("ready");
+                        self.mark_ready();
+                        if let Some(Drive::Returned(Err(error))) = &drive
+                            && error.is::<NotReady>()
+                        {
+                            drive = None;
+                        }
+                    }
+                }
+            }
+            let drive = if let Some(drive) = drive {
+                drive
+            } else {
+                tokio::select! {
+                    biased;
+                    result = &mut run => Drive::Returned(result),
+                    () = self.token.cancelled() => Drive::Interrupted,
+                }
+            };
+            let result = match drive {
+                Drive::Returned(result) => result,
+                Drive::Interrupted => return Some(run),
+            };
+            drop(run);
+            let delay = match result {
+                Ok(()) => {
+                    // A clean return counts as ready: a one-shot job gates its dependents.
+                    self.mark_ready();
+                    tracing::info!(attempt, "exited");
+                    let jitter = || self.shared.jitter();
+                    match self.attempts.transition_to_exited(jitter) {
+                        AfterExit::Restart { delay } => delay,
+                        AfterExit::End => {
+                            self.ended(Ending::Clean);
+                            return None;
+                        }
+                    }
+                }
+                Err(error) => {
+                    let ran_for = self.ran_for();
+                    let jitter = || self.shared.jitter();
+                    match self.attempts.transition_to_failed(ran_for, jitter) {
+                        AfterFailure::Retry { delay } => {
+                            tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                            delay
+                        }
+                        AfterFailure::Final => {
+                            let fatal = self.fatal(attempt, error);
+                            self.ended(Ending::Failed { fatal });
+                            return None;
+                        }
+                    }
+                }
+            };
+            if self.shared.shutdown_began() {
+                break;
+            }
+            tracing::warn!(attempt = attempt + 1, delay = %format_duration(delay), "retrying");
+            if !Box::pin(wait(delay, &self.shared, &self.token)).await {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Logs a final failure; `true` when it is fatal (not an allowed failure).
+    fn final_failure(&self, attempts: u32, error: &Error) -> bool {
+        if self.attempts.policy.allowed_failure {
+            tracing::warn!(attempts, error = %chain(error), "failed (allowed failure)");
+            false
+        } else {
+            tracing::error!(attempts, error = %chain(error), "failed");
+            true
+        }
+    }
+
+    /// Logs a final failure; the error when it is fatal.
+    fn fatal(&self, attempts: u32, source: Error) -> Option<RunError> {
+        self.final_failure(attempts, &source)
+            .then(|| RunError::Failed {
+                service: self.name().to_owned(),
+                attempts,
+                source,
+            })
+    }
+
+    /// Judges and logs how the stop went, and reports the task done.
+    fn stopped(&mut self, outcome: Stopped) {
+        let mut problems = Vec::new();
+        let timed_out = outcome.timed_out();
+        if let Some(Finished::Returned(result)) = outcome.run {
+            let attempt = self.attempts.runs();
+            match result {
+                Ok(()) => tracing::info!(attempt, "exited"),
+                Err(error) => match self.attempts.transition_to_failed(self.ran_for(), || 0.5) {
+                    // Shutdown overtook the retry, so this failure is not final.
+                    AfterFailure::Retry { .. } => {
+                        tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                    }
+                    AfterFailure::Final => {
+                        problems.extend(self.fatal(attempt, error));
+                    }
+                },
+            }
+        }
+        let mut clean = true;
+        if let Finished::Returned(Err(source)) = outcome.stop {
+            tracing::error!(error = %chain(&source), "stop failed");
+            problems.push(RunError::StopFailed {
+                service: self.name().to_owned(),
+                source,
+            });
+            clean = false;
+        }
+        if timed_out {
+            tracing::error!(timeout = %format_duration(outcome.timeout), "stop timed out");
+            problems.push(RunError::StopTimedOut {
+                service: self.name().to_owned(),
+                timeout: outcome.timeout,
+            });
+            clean = false;
+        }
+        if clean {
+            tracing::info!("stopped");
+        }
+        self.done(problems);
+    }
+}
+
+/// The readiness wait of a `notify_ready` attempt: it must call `ctx.ready()` within
+/// `ready_timeout`, or it fails (and the caller drops the run future). Returns how the
+/// attempt ended if it did, `None` when it is ready and still running.
+async fn wait_ready(
+    run: &mut RunFuture<'_>,
+    token: &CancellationToken,
+    latch: &ReadyLatch,
+    ready_timeout: Duration,
+) -> Option<Drive> {
+    tokio::select! {
+        biased;
+        result = &mut *run => Some(Drive::Returned(result)),
+        () = latch.wait() => None,
+        () = token.cancelled() => Some(Drive::Interrupted),
+        () = tokio::time::sleep(ready_timeout) => {
+            Some(Drive::Returned(Err(NotReady { timeout: ready_timeout }.into())))
+        }
+    }
+}
+
+/// Sleeps `delay` before a retry; `false` when shutdown began first.
+async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bool {
+    if delay.is_zero() {
+        // Let other tasks run even when a service fails (or restarts) in a tight loop.
+        tokio::task::yield_now().await;
+        return !shared.shutdown_began();
+    }
+    tokio::select! {
+        () = tokio::time::sleep(delay) => !shared.shutdown_began(),
+        () = shared.shutdown.cancelled() => false,
+        () = token.cancelled() => false,
+    }
+}
+
+#[cfg(test)]
+mod size {
+    use super::*;
+    use crate::retry::default_jitter;
+
+    /// Every idle service costs one supervisor task, so its future must stay small; a
+    /// regression here (a big local kept across an await) costs memory per service.
+    #[test]
+    fn supervisor_future_stays_small() {
+        let (events, _inbox) = tokio::sync::mpsc::unbounded_channel();
+        let plan = Arc::new(Plan::new([("x", ["y"])]).unwrap());
+        let shared = Arc::new(Shared {
+            events,
+            plan,
+            gates: vec![None],
+            shutdown: CancellationToken::new(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_window: OnceLock::new(),
+            stop_token: CancellationToken::new(),
+            jitter: Mutex::new(default_jitter()),
+            running: AtomicUsize::new(1),
+            finished_quietly: vec![AtomicBool::new(false)],
+            all_finished: Notify::new(),
+        });
+        let life = Life {
+            node: 0,
+            token: CancellationToken::new(),
+            shared,
+            ended: false,
+            done: false,
+            attempts: Attempts::new(Arc::new(Policy::new())),
+            started: None,
+        };
+        let task = supervise(life, Box::new(|| Err("unused".into())));
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 512, "the supervisor future grew to {size} bytes");
+    }
+}
