@@ -20,6 +20,7 @@ mod report;
 mod retry;
 mod runner;
 mod service;
+mod shared;
 mod signals;
 mod shutdown;
 mod supervisor;

@@ -122,8 +122,8 @@ impl Adjacency {
 
 /// A checked dependency graph: nodes in input order, edges, external dependencies and a
 /// start order. It owns the names (moved in, not copied), and the runtime shares it with
-/// every [`Context`](crate::Context), which names its service by index. Nodes are named by their index (`0..len()`), in the order given to
-/// [`Plan::new`].
+/// every [`Context`](crate::Context), which names its service by index. Nodes are named
+/// by their index (`0..len()`), in the order given to [`Plan::new`].
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     names: Vec<Cow<'static, str>>,

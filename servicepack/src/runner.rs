@@ -30,8 +30,9 @@ use tokio_util::sync::CancellationToken;
 use crate::plan::Plan;
 use crate::report::{Report, RunError, ShutdownCause};
 use crate::retry::{JitterSource, default_jitter};
+use crate::shared::{Ending, Event, EventKind, Gate, Shared};
 use crate::shutdown::{ShutdownHandle, StopOrder, far_future};
-use crate::supervisor::{Ending, Event, EventKind, Factory, Gate, Shared, Supervisor};
+use crate::supervisor::{Factory, Supervisor};
 use crate::{Policy, ServiceDef};
 
 /// Runs a set of services: starts each once its dependencies are ready, retries failures
@@ -268,6 +269,9 @@ impl Drop for Coordinator {
         self.shared.stop_token.cancel();
         // Normally every task is done; after a forced exit or an exhausted budget, the
         // stragglers are abandoned.
+        if self.shared.running.load(Ordering::Acquire) == 0 {
+            return;
+        }
         for node in &self.nodes {
             if let Node::Live { abort, .. } = node {
                 abort.abort();

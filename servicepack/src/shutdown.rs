@@ -91,15 +91,17 @@ impl Stopped {
 
 /// Calls `stop` at once and drives it together with `run` (the attempt the cancellation
 /// interrupted, if any) until both return or the deadline passes.
-pub(crate) async fn stop_service(
-    service: &dyn DynService,
+pub(crate) fn stop_service<'a>(
+    service: &'a dyn DynService,
     name: Name,
     attempt: u32,
     token: CancellationToken,
-    run: Option<RunFuture<'_>>,
+    run: Option<RunFuture<'a>>,
     stop_timeout: Duration,
     window: Option<(Instant, Instant)>,
-) -> Stopped {
+) -> impl Future<Output = Stopped> + Send + 'a {
+    // The synchronous part runs when the caller first polls, which is when the stop
+    // begins; only what the wait needs is carried into the future.
     tracing::info!("stopping");
     // The deadline is the smaller of `stop_timeout` from now and the budget's end. When
     // `stop_timeout` is longer than the whole budget (the defaults: 30 s and 10 s), the
@@ -127,22 +129,24 @@ pub(crate) async fn stop_service(
         stop_result: None,
         run_result: None,
     };
-    // Most stops finish in their first poll: only the others need a timer (and the
-    // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
-    let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
-    if first.is_pending() {
-        began.get_or_insert_with(Instant::now);
-        let wait = poll_fn(|cx| both.poll(cx));
-        let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
-    }
-    let finished =
-        |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
-    Stopped {
-        run: had_run.then(|| finished(both.run_result)),
-        stop: finished(both.stop_result),
-        timeout: began.map_or(Duration::ZERO, |began| {
-            deadline.saturating_duration_since(began)
-        }),
+    async move {
+        // Most stops finish in their first poll: only the others need a timer (and the
+        // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
+        let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
+        if first.is_pending() {
+            began.get_or_insert_with(Instant::now);
+            let wait = poll_fn(|cx| both.poll(cx));
+            let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
+        }
+        let finished =
+            |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
+        Stopped {
+            run: had_run.then(|| finished(both.run_result)),
+            stop: finished(both.stop_result),
+            timeout: began.map_or(Duration::ZERO, |began| {
+                deadline.saturating_duration_since(began)
+            }),
+        }
     }
 }
 
@@ -182,8 +186,9 @@ pub(crate) fn far_future(now: Instant) -> Instant {
     now + Duration::from_secs(86_400 * 365 * 30)
 }
 
-/// Asks a [`Runner`](crate::Runner) to shut down: the first [`request`](ShutdownHandle::request) begins
-/// a graceful shutdown, the second forces `run` to return at once (exit code 130).
+/// Asks a [`Runner`](crate::Runner) to shut down: the first
+/// [`request`](ShutdownHandle::request) begins a graceful shutdown, the second forces
+/// `run` to return at once (exit code 130).
 ///
 /// Cheap to clone; `Send + Sync`.
 ///

@@ -2,21 +2,24 @@
 //! stop.
 //!
 //! The coordinator (`runner.rs`) spawns every supervisor at start-up. A supervisor first
-//! waits, per edge, for each dependency's [`Gate`] (a one-shot "settled" token plus an
-//! atomic state: ready, failed before ready, or skipped), so a dependent starts the moment
-//! its own dependencies are ready, with no round trip through the coordinator; a gate that
-//! settles without readiness, or the beginning of shutdown, makes it skip its service.
+//! waits, per edge, for each dependency's gate (`shared.rs`: a one-shot "settled" token
+//! plus an atomic state: ready, failed before ready, or skipped), so a dependent starts
+//! the moment its own dependencies are ready, with no round trip through the coordinator;
+//! a gate that settles without readiness, or the beginning of shutdown, makes it skip
+//! its service.
 //! Then it constructs the service (lazily: a service that never starts is never built)
 //! and loops over attempts: each calls `run` with a fresh [`Context`] and drives the
 //! future (inside `catch_unwind`, so a panic is an error) until it returns, until the
 //! service's token is cancelled, or, for `notify_ready` services, until `ready_timeout`
 //! passes without `ctx.ready()`. The retry arithmetic lives in `retry.rs`.
 //!
-//! The task tells the coordinator what it needs through [`Event`]s on one unbounded
+//! The task tells the coordinator what it needs through events on one unbounded
 //! channel: `Ended` (no further run will start: it counts what is left running, and a
 //! fatal failure begins shutdown) and `Done` (the task is finished, sent when its state is
-//! dropped, so even an aborted task reports). After its last run the task idles on its
-//! token; when the coordinator's reverse-edge walk cancels the token, the task calls
+//! dropped, so even an aborted task reports; during shutdown a task that depends on
+//! nothing and stopped cleanly only decrements a shared counter, so ten thousand services
+//! stopping at once cost the coordinator nothing). After its last run the task idles on
+//! its token; when the coordinator's reverse-edge walk cancels the token, the task calls
 //! `stop` at once, concurrently with a `run` that may still be going (`shutdown.rs`).
 //!
 //! Every idle service costs one of these tasks, so the future is kept small: the rare
@@ -25,22 +28,20 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::catch::{self, CatchPanic, NotReady, chain};
 use crate::context::{Name, ReadyLatch};
-use crate::plan::Plan;
-use crate::retry::{AfterExit, AfterFailure, Attempts, JitterSource};
+use crate::retry::{AfterExit, AfterFailure, Attempts};
 use crate::service::{BoxFuture, DynService};
+use crate::shared::{Ending, Event, EventKind, FAILED, READY, SKIPPED, Shared};
 use crate::shutdown::{self, Finished, Stopped};
 use crate::{Context, Error, Policy, Result, RunError, format_duration};
 
@@ -48,116 +49,6 @@ use crate::{Context, Error, Policy, Result, RunError, format_duration};
 pub(crate) type Factory = Box<dyn FnOnce() -> Result<Arc<dyn DynService>> + Send>;
 /// A running attempt of `run`.
 pub(crate) type RunFuture<'a> = CatchPanic<BoxFuture<'a, Result<()>>>;
-
-/// State every supervisor shares with the coordinator.
-pub(crate) struct Shared {
-    pub(crate) events: UnboundedSender<Event>,
-    pub(crate) plan: Arc<Plan>,
-    /// Per service with dependents: its readiness, which they wait for.
-    pub(crate) gates: Vec<Option<Gate>>,
-    /// Cancelled when shutdown begins: no run starts after that.
-    pub(crate) shutdown: CancellationToken,
-    /// The same news as `shutdown`, for the hot checks: an atomic load instead of the
-    /// token's lock, which every supervisor would contend for at start-up.
-    pub(crate) shutting_down: AtomicBool,
-    /// When shutdown began and when its budget runs out; set before any token is
-    /// cancelled.
-    pub(crate) shutdown_window: OnceLock<(Instant, Instant)>,
-    /// The token of every `stop` context: cancelled when the runtime stops waiting for
-    /// all of them (the budget ran out, or `run` returned).
-    pub(crate) stop_token: CancellationToken,
-    pub(crate) jitter: Mutex<JitterSource>,
-    /// Supervisor tasks not finished yet.
-    pub(crate) running: AtomicUsize,
-    /// Per service: its supervisor task has finished without a `Done` message.
-    pub(crate) finished_quietly: Vec<AtomicBool>,
-    /// Notified when `running` reaches zero.
-    pub(crate) all_finished: Notify,
-}
-
-impl Shared {
-    /// Shutdown has begun: no run may start any more.
-    pub(crate) fn shutdown_began(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
-    }
-
-    /// Marks the beginning of shutdown for every supervisor.
-    pub(crate) fn begin_shutdown(&self) {
-        if self.shutting_down.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.shutdown.cancel();
-        // Whoever still waits for a dependency gives up (and reports itself skipped).
-        for gate in self.gates.iter().flatten() {
-            gate.settle(SKIPPED);
-        }
-    }
-
-    fn jitter(&self) -> f64 {
-        let mut source = self
-            .jitter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        source()
-    }
-}
-
-/// What the dependents of one service wait for: it settles once, ready or not.
-pub(crate) struct Gate {
-    state: AtomicU8,
-    settled: CancellationToken,
-}
-
-const PENDING: u8 = 0;
-const READY: u8 = 1;
-const FAILED: u8 = 2;
-const SKIPPED: u8 = 3;
-
-impl Gate {
-    pub(crate) fn new() -> Self {
-        Self {
-            state: AtomicU8::new(PENDING),
-            settled: CancellationToken::new(),
-        }
-    }
-
-    /// Settles the gate as `state`, unless it is settled already.
-    fn settle(&self, state: u8) {
-        let settled =
-            self.state
-                .compare_exchange(PENDING, state, Ordering::AcqRel, Ordering::Acquire);
-        if settled.is_ok() {
-            self.settled.cancel();
-        }
-    }
-}
-
-/// A message from a supervisor to the coordinator.
-#[derive(Debug)]
-pub(crate) struct Event {
-    pub(crate) node: usize,
-    pub(crate) kind: EventKind,
-}
-
-#[derive(Debug)]
-pub(crate) enum EventKind {
-    /// No further run of the service will start.
-    Ended(Ending),
-    /// The task is finished (the service stopped, or never ran); what went wrong on the way.
-    Done(Vec<RunError>),
-}
-
-#[derive(Debug)]
-pub(crate) enum Ending {
-    /// `run` returned `Ok(())` and is not restarted.
-    Clean,
-    /// The last attempt failed; `fatal` is the error when the failure is not allowed.
-    Failed { fatal: Option<RunError> },
-    /// Never started: a dependency failed (or was skipped) before it was ready.
-    Skipped,
-    /// Shutdown began before the next run.
-    Abandoned,
-}
 
 /// How one drive of a run future ended.
 enum Drive {
@@ -239,7 +130,34 @@ fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Sen
                 return;
             }
         };
-        let interrupted = life.run_attempts(&*service).await;
+        // The attempt loop lives here, not in a nested future, so that the state of an
+        // idle service is just the running future and the wait for its token.
+        let interrupted = loop {
+            if life.shared.shutdown_began() {
+                break None;
+            }
+            let (mut run, returned) = life.begin_attempt(&*service).await;
+            let drive = if let Some(drive) = returned {
+                drive
+            } else {
+                tokio::select! {
+                    biased;
+                    result = &mut run => Drive::Returned(result),
+                    () = life.token.cancelled() => Drive::Interrupted,
+                }
+            };
+            let result = match drive {
+                Drive::Returned(result) => result,
+                Drive::Interrupted => break Some(run),
+            };
+            drop(run);
+            let Some(delay) = life.judge(result) else {
+                break None;
+            };
+            if !Box::pin(wait(delay, &life.shared, &life.token)).await {
+                break None;
+            }
+        };
         life.ended(Ending::Abandoned);
         if life.attempts.runs() == 0 {
             // Never ran, so no stop: it was spawned just as shutdown began.
@@ -403,51 +321,56 @@ impl Life {
         }
     }
 
-    /// Runs attempts until one ends for good, shutdown stops the retries, or the token is
-    /// cancelled mid-run; in that last case returns the interrupted run.
-    async fn run_attempts<'s>(&mut self, service: &'s dyn DynService) -> Option<RunFuture<'s>> {
-        while !self.shared.shutdown_began() {
-            let attempt = self.attempts.transition_to_running();
-            tracing::info!(attempt, "starting");
-            let policy = &self.attempts.policy;
-            let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
-            if policy.retry_reset.is_some() {
-                // Only `retry_reset` needs the time; reading the clock is not free.
-                self.started = Some(Instant::now());
-            }
-            let ctx = Context::new(
-                self.ctx_name(),
-                attempt,
-                self.token.clone(),
-                latch.clone(),
-                None,
-            );
-            // `run` of a hand-written impl may panic before it returns its future.
-            let run = catch::call(|| Ok(service.run_boxed(ctx)))
-                .unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))));
-            let mut run = CatchPanic::new(run);
-            let mut drive = None;
+    /// Starts an attempt: calls `run`, polls it once, and for `notify_ready` services
+    /// waits for readiness. Returns the running future, and how the attempt ended if it
+    /// did already.
+    fn begin_attempt<'s>(
+        &mut self,
+        service: &'s dyn DynService,
+    ) -> impl Future<Output = (RunFuture<'s>, Option<Drive>)> + Send + use<'_, 's> {
+        // The synchronous part runs at the first poll of the returned future, which the
+        // caller awaits at once; only what the readiness wait needs is carried inside.
+        let attempt = self.attempts.transition_to_running();
+        tracing::info!(attempt, "starting");
+        let policy = &self.attempts.policy;
+        let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
+        if policy.retry_reset.is_some() {
+            // Only `retry_reset` needs the time; reading the clock is not free.
+            self.started = Some(Instant::now());
+        }
+        let ctx = Context::new(
+            self.ctx_name(),
+            attempt,
+            self.token.clone(),
+            latch.clone(),
+            None,
+        );
+        // `run` of a hand-written impl may panic before it returns its future.
+        let run = catch::call(|| Ok(service.run_boxed(ctx)))
+            .unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))));
+        let mut run = CatchPanic::new(run);
+        async move {
             // The first poll: `run` has begun (a plain service is ready now), and a
             // `notify_ready` service that calls `ctx.ready()` at once needs no timer and
             // no boxed wait.
             let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut run).poll(cx)));
-            let first = first.await;
-            match latch {
+            let returned = match first.await {
+                Poll::Ready(result) => Some(Drive::Returned(result)),
+                Poll::Pending => None,
+            };
+            let drive = match latch {
                 None => {
                     self.mark_ready();
-                    if let Poll::Ready(result) = first {
-                        drive = Some(Drive::Returned(result));
-                    }
+                    returned
                 }
                 Some(latch) => {
-                    if let Poll::Ready(result) = first {
-                        drive = Some(Drive::Returned(result));
-                    } else if !latch.is_set() {
+                    let mut drive = returned;
+                    if drive.is_none() && !latch.is_set() {
                         let timeout = self.attempts.policy.ready_timeout;
                         drive = Box::pin(wait_ready(&mut run, &self.token, &latch, timeout)).await;
                     }
                     if latch.is_set() {
-                        // Ready, possibly in the very poll that ended the wait.
+                        // Ready, possibly in the very poll that ended the wait: it made it.
                         tracing::info!("ready");
                         self.mark_ready();
                         if let Some(Drive::Returned(Err(error))) = &drive
@@ -456,61 +379,52 @@ impl Life {
                             drive = None;
                         }
                     }
-                }
-            }
-            let drive = if let Some(drive) = drive {
-                drive
-            } else {
-                tokio::select! {
-                    biased;
-                    result = &mut run => Drive::Returned(result),
-                    () = self.token.cancelled() => Drive::Interrupted,
+                    drive
                 }
             };
-            let result = match drive {
-                Drive::Returned(result) => result,
-                Drive::Interrupted => return Some(run),
-            };
-            drop(run);
-            let delay = match result {
-                Ok(()) => {
-                    // A clean return counts as ready: a one-shot job gates its dependents.
-                    self.mark_ready();
-                    tracing::info!(attempt, "exited");
-                    let jitter = || self.shared.jitter();
-                    match self.attempts.transition_to_exited(jitter) {
-                        AfterExit::Restart { delay } => delay,
-                        AfterExit::End => {
-                            self.ended(Ending::Clean);
-                            return None;
-                        }
-                    }
-                }
-                Err(error) => {
-                    let ran_for = self.ran_for();
-                    let jitter = || self.shared.jitter();
-                    match self.attempts.transition_to_failed(ran_for, jitter) {
-                        AfterFailure::Retry { delay } => {
-                            tracing::warn!(attempt, error = %chain(&error), "attempt failed");
-                            delay
-                        }
-                        AfterFailure::Final => {
-                            let fatal = self.fatal(attempt, error);
-                            self.ended(Ending::Failed { fatal });
-                            return None;
-                        }
-                    }
-                }
-            };
-            if self.shared.shutdown_began() {
-                break;
-            }
-            tracing::warn!(attempt = attempt + 1, delay = %format_duration(delay), "retrying");
-            if !Box::pin(wait(delay, &self.shared, &self.token)).await {
-                break;
-            }
+            (run, drive)
         }
-        None
+    }
+
+    /// Judges how an attempt ended: the delay before the next one, or `None` when no
+    /// further run will start (and the coordinator has been told).
+    fn judge(&mut self, result: Result<()>) -> Option<Duration> {
+        let attempt = self.attempts.runs();
+        let delay = match result {
+            Ok(()) => {
+                // A clean return counts as ready: a one-shot job gates its dependents.
+                self.mark_ready();
+                tracing::info!(attempt, "exited");
+                let jitter = || self.shared.jitter();
+                match self.attempts.transition_to_exited(jitter) {
+                    AfterExit::Restart { delay } => delay,
+                    AfterExit::End => {
+                        self.ended(Ending::Clean);
+                        return None;
+                    }
+                }
+            }
+            Err(error) => {
+                let ran_for = self.ran_for();
+                let jitter = || self.shared.jitter();
+                match self.attempts.transition_to_failed(ran_for, jitter) {
+                    AfterFailure::Retry { delay } => {
+                        tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                        delay
+                    }
+                    AfterFailure::Final => {
+                        let fatal = self.fatal(attempt, error);
+                        self.ended(Ending::Failed { fatal });
+                        return None;
+                    }
+                }
+            }
+        };
+        if self.shared.shutdown_began() {
+            return None;
+        }
+        tracing::warn!(attempt = attempt + 1, delay = %format_duration(delay), "retrying");
+        Some(delay)
     }
 
     /// Logs a final failure; `true` when it is fatal (not an allowed failure).
@@ -613,7 +527,13 @@ async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bo
 
 #[cfg(test)]
 mod size {
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::{Mutex, OnceLock};
+
+    use tokio::sync::Notify;
+
     use super::*;
+    use crate::plan::Plan;
     use crate::retry::default_jitter;
 
     /// Every idle service costs one supervisor task, so its future must stay small; a

@@ -359,7 +359,10 @@ async fn panic_before_the_run_future_exists_is_caught() {
         }
     }
     quiet_panics();
-    let report = Runner::new().service(ServiceDef::new("eager", Eager)).run().await;
+    let report = Runner::new()
+        .service(ServiceDef::new("eager", Eager))
+        .run()
+        .await;
     assert_eq!(report.exit_code(), 1);
     assert_eq!(
         report.reason().unwrap(),
