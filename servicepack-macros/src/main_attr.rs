@@ -307,6 +307,7 @@ fn program(function: &ItemFn, args: &Args) -> TokenStream {
                         ::core::option::Option::None => #env("CARGO_PKG_NAME"),
                     },
                     version: #env("CARGO_PKG_VERSION"),
+                    description: #env("CARGO_PKG_DESCRIPTION"),
                 },
                 #setup,
             )

@@ -250,6 +250,8 @@ pub struct AppInfo {
     pub bin_name: &'static str,
     /// `env!("CARGO_PKG_VERSION")`: what `--version` prints.
     pub version: &'static str,
+    /// `env!("CARGO_PKG_DESCRIPTION")`: the first line of `--help` (empty: a stock one).
+    pub description: &'static str,
 }
 
 /// The body of the `main` that `#[servicepack::main]` writes: runs the user's setup

@@ -172,7 +172,11 @@ fn user_command(
 fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Command {
     let mut root = Command::new(info.bin_name)
         .version(info.version)
-        .about("Runs the services of this binary; see `run`")
+        .about(if info.description.is_empty() {
+            "Runs the services of this binary; see `run`"
+        } else {
+            info.description
+        })
         .after_help(
             "Environment: SERVICES_ENABLED (names to run, default all), RUNNER_SHUTDOWNTIMEOUT (default 10s), \
              LOG_LEVEL (default info), LOG_FORMAT (text|json), LOG_ADD_SOURCE (true|false), ENV (default prod)",

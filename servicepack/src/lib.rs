@@ -1,14 +1,52 @@
 //! Run many services in one binary.
 //!
-//! Write each service as a struct with `#[service(...)]` and an `impl Service`; write
-//! `#[servicepack::main] fn main() {}`; get a command-line app whose `run` starts every
-//! service in dependency order, retries failures, and shuts down gracefully in reverse
-//! order. See the README for the whole tour.
+//! Write each service as a struct with `#[service(...)]` and an `impl Service`, write
+//! `#[servicepack::main] fn main() {}`, and get a command-line app whose `run` starts
+//! every service once its own dependencies are ready, retries failures per policy, and
+//! shuts down gracefully in reverse dependency order.
+//!
+//! ```no_run
+//! use servicepack::prelude::*;
+//!
+//! /// Ready after it connects; dependents wait for it.
+//! #[service(retries = 2, delay = "2s", notify_ready)]
+//! #[derive(Default)]
+//! struct Database;
+//!
+//! impl Service for Database {
+//!     async fn run(&self, ctx: Context) -> Result<()> {
+//!         ctx.ready();
+//!         ctx.cancelled().await;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// Starts once `Database` is ready, stops before it.
+//! #[service(depends_on = [Database])]
+//! #[derive(Default)]
+//! struct Api;
+//!
+//! impl Service for Api {
+//!     async fn run(&self, ctx: Context) -> Result<()> {
+//!         tracing::info!("serving");
+//!         ctx.cancelled().await;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[servicepack::main]
+//! fn main() {}
+//! ```
+//!
+//! `./app run` runs them, `./app services` lists them, `SERVICES_ENABLED=api ./app run`
+//! runs one alone. The same runtime runs hand-assembled services through [`Runner`] and
+//! [`ServiceDef`], without the macros. The README has the whole tour: every
+//! `#[service]` argument, the command line, the environment, and how `run` behaves.
 
 mod app;
+mod catch;
 mod cli;
 mod config;
-mod catch;
 mod context;
 mod duration;
 mod error;
@@ -21,8 +59,8 @@ mod retry;
 mod runner;
 mod service;
 mod shared;
-mod signals;
 mod shutdown;
+mod signals;
 mod supervisor;
 mod telemetry;
 
@@ -35,9 +73,9 @@ pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
 pub use report::{Report, RunError, ShutdownCause};
 pub use runner::Runner;
-pub use shutdown::ShutdownHandle;
 pub use service::{Commander, Service};
 pub use servicepack_macros::{main, service};
+pub use shutdown::ShutdownHandle;
 
 // Not public API: what the macros' expansions name.
 #[doc(hidden)]

@@ -112,6 +112,7 @@ static CLASH: [Entry; 1] =
 const INFO: AppInfo = AppInfo {
     bin_name: "app",
     version: "1.2.3",
+    description: "",
 };
 
 fn output(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
