@@ -43,7 +43,10 @@ fn set_up_commands_run_the_showcase_and_the_ci_tests() {
         .map(|line| line.split('#').next().unwrap_or("").trim())
         .filter(|line| !line.is_empty())
         .collect();
-    assert_eq!(commands, ["cargo run -p showcase -- run", "cargo test --workspace"]);
+    assert_eq!(
+        commands,
+        ["cargo run -p showcase -- run", "cargo test --workspace"]
+    );
     let ci = read(".ci/run");
     assert!(
         ci.lines().any(|line| line.trim() == commands[1]),
