@@ -20,6 +20,10 @@ mod cli;
 #[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
 mod duration;
 mod error;
+// The rule `#[service]` derives default names by, so that `list` shows the names the
+// binary registers.
+#[path = "../../servicepack-macros/src/kebab.rs"]
+mod kebab;
 mod lex;
 mod list;
 mod names;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::kebab::kebab_case;
+
 /// Rust keywords (strict and reserved, all editions): not usable as a module name.
 const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
@@ -152,43 +154,6 @@ pub(crate) fn camel_case(kebab: &str) -> String {
             })
         })
         .collect()
-}
-
-/// The service name `#[service]` derives from a struct ident when `name` is not given:
-/// `ExampleDatabase` → `example-database`, `HTTPServer` → `http-server`, `V2Api` →
-/// `v2-api`. The same rule as `servicepack-macros` (`ast.rs`), so that `list` shows the
-/// names the binary registers: a capital starts a word after a lowercase letter or a
-/// digit, and before a lowercase letter at the end of a run of capitals; `_` separates.
-pub(crate) fn kebab_case(ident: &str) -> String {
-    let chars: Vec<char> = ident.chars().collect();
-    let mut out = String::with_capacity(ident.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c == '_' {
-            if !out.is_empty() && !out.ends_with('-') {
-                out.push('-');
-            }
-            continue;
-        }
-        if c.is_uppercase() {
-            let previous = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1);
-            let starts_word = match previous {
-                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_uppercase() => next.is_some_and(|n| n.is_lowercase()),
-                _ => false,
-            };
-            if starts_word && !out.is_empty() && !out.ends_with('-') {
-                out.push('-');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    out
 }
 
 /// A kebab-case spelling of anything a user typed (`My App`, `http_api`), to suggest.

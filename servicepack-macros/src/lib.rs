@@ -15,6 +15,7 @@ mod ctxt;
 mod duration;
 mod expand;
 mod exports;
+mod kebab;
 mod main_attr;
 
 use proc_macro::TokenStream;
