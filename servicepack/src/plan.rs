@@ -150,20 +150,14 @@ impl Plan {
         D: IntoIterator,
         D::Item: AsRef<str>,
     {
+        // The dependency lists are kept as given (they usually borrow from the caller)
+        // until every name is known: no copy of a dependency name.
         let nodes = nodes.into_iter();
         let mut names: Vec<Cow<'static, str>> = Vec::with_capacity(nodes.size_hint().0);
-        // Dependency names, flattened: node i's are dep_text spans dep_spans[dep_offsets[i]..].
-        let mut dep_text = String::new();
-        let mut dep_spans: Vec<(usize, usize)> = Vec::new();
-        let mut dep_offsets: Vec<usize> = vec![0];
+        let mut dep_lists: Vec<D> = Vec::with_capacity(nodes.size_hint().0);
         for (name, deps) in nodes {
             names.push(name.into());
-            for dep in deps {
-                let start = dep_text.len();
-                dep_text.push_str(dep.as_ref());
-                dep_spans.push((start, dep_text.len()));
-            }
-            dep_offsets.push(dep_spans.len());
+            dep_lists.push(deps);
         }
         if names.is_empty() {
             return Err(PlanError::Empty);
@@ -187,15 +181,15 @@ impl Plan {
         let n = names.len();
         let mut deps = Adjacency {
             offsets: Vec::with_capacity(n + 1),
-            targets: Vec::with_capacity(dep_spans.len()),
+            targets: Vec::with_capacity(n),
         };
         deps.offsets.push(0);
         let mut external = Vec::new();
         let mut in_degree = vec![0usize; n];
-        for node in 0..n {
+        for (node, list) in dep_lists.into_iter().enumerate() {
             let first = deps.targets.len();
-            for &(start, end) in &dep_spans[dep_offsets[node]..dep_offsets[node + 1]] {
-                let dep = &dep_text[start..end];
+            for dep in list {
+                let dep = dep.as_ref();
                 match index.get(dep) {
                     // Lists are short: a linear scan for repeats beats a set.
                     Some(&target) if !deps.targets[first..].contains(&target) => {

@@ -6,32 +6,32 @@
 //! through per-service gates, so starting is per edge and needs no coordinator round trip.
 //! The coordinator keeps the bookkeeping that needs one place: what is left running
 //! (nothing left: shut down, exit 0), fatal failures (shut down, exit 1), the shutdown
-//! budget, the reverse-edge stop walk (`shutdown.rs`), and the errors for the [`Report`].
-//! Supervisors report to it over one unbounded channel, drained in batches. Nothing polls
-//! and nothing is quadratic: each edge is looked at a constant number of times.
+//! budget, and the errors for the [`Report`]. Before shutdown, supervisors tell it when
+//! their service ends over one unbounded channel, drained in batches. Stopping needs no
+//! coordinator either: when shutdown begins, it only releases the walk's "not yet" hold
+//! on every service, and the supervisors walk the reverse edges themselves (`shutdown.rs`);
+//! the last supervisor to finish wakes it. Nothing polls and nothing is quadratic: each
+//! edge is looked at a constant number of times.
 //!
 //! Cancellation tokens are one per service and deliberately not children of a common
-//! root: shutdown cancels them one at a time, in reverse-edge order, which a tree would
+//! root: the walk cancels them one at a time, in reverse-edge order, which a tree would
 //! short-circuit. A shared `shutdown` token (and an atomic flag for the hot checks)
 //! tells supervisors that no new run may start.
 
 use std::fmt;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::plan::Plan;
 use crate::report::{Report, RunError, ShutdownCause};
 use crate::retry::{JitterSource, default_jitter};
-use crate::shared::{Ending, Event, EventKind, Gate, Shared};
-use crate::shutdown::{ShutdownHandle, StopOrder, far_future};
+use crate::shared::{Ending, Event, Shared};
+use crate::shutdown::{ShutdownHandle, far_future};
 use crate::supervisor::{Factory, Supervisor};
 use crate::{Policy, ServiceDef};
 
@@ -216,48 +216,13 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Where one service's supervisor task is, as the coordinator sees it.
-enum Node {
-    /// Not spawned: shutdown was requested before `run` began.
-    Unstarted,
-    /// Its supervisor task is alive; `ended` once no further run will start.
-    Live {
-        token: CancellationToken,
-        abort: AbortHandle,
-        ended: bool,
-    },
-    /// Its supervisor task has finished.
-    Done,
-}
-
-impl Node {
-    /// `true` the first time the service ends (no further run will start).
-    #[must_use]
-    fn transition_to_ended(&mut self) -> bool {
-        match self {
-            Self::Live { ended, .. } => !std::mem::replace(ended, true),
-            _ => false,
-        }
-    }
-
-    /// `true` when the task was live.
-    #[must_use]
-    fn transition_to_done(&mut self) -> bool {
-        matches!(std::mem::replace(self, Self::Done), Self::Live { .. })
-    }
-
-    fn is_live(&self) -> bool {
-        matches!(self, Self::Live { .. })
-    }
-}
-
 struct Coordinator {
     plan: Arc<Plan>,
-    nodes: Vec<Node>,
+    /// Per service: whether it has ended (no further run will start).
+    ended: Vec<bool>,
     shared: Arc<Shared>,
-    /// Services that may still run: live and not ended.
+    /// Services that may still run: spawned and not ended.
     alive: usize,
-    walk: Option<StopOrder>,
     budget: Duration,
     budget_end: Option<Instant>,
     cause: Option<ShutdownCause>,
@@ -268,14 +233,13 @@ impl Drop for Coordinator {
     fn drop(&mut self) {
         self.shared.stop_token.cancel();
         // Normally every task is done; after a forced exit or an exhausted budget, the
-        // stragglers are abandoned.
+        // stragglers are abandoned, and no further stop begins.
         if self.shared.running.load(Ordering::Acquire) == 0 {
             return;
         }
-        for node in &self.nodes {
-            if let Node::Live { abort, .. } = node {
-                abort.abort();
-            }
+        self.shared.walk.abandon();
+        for task in &self.shared.tasks {
+            task.abort();
         }
     }
 }
@@ -314,7 +278,7 @@ async fn coordinate(runner: Runner) -> Report {
                     this.handle(event);
                 }
                 tracing::info!("all services stopped");
-                return this.report();
+                return this.finish(None);
             }
         }
         let all_finished = this.shared.all_finished.notified();
@@ -322,8 +286,7 @@ async fn coordinate(runner: Runner) -> Report {
             biased;
             () = &mut forced => {
                 let still_stopping = this.still_stopping();
-                this.errors.push(RunError::Forced { still_stopping });
-                return this.report();
+                return this.finish(Some(RunError::Forced { still_stopping }));
             }
             _ = inbox.recv_many(&mut batch, 1024) => {
                 if this.budget_end.is_some_and(|end| Instant::now() >= end) {
@@ -369,28 +332,13 @@ impl Coordinator {
             Err(error) => return Err(Report::from_errors(vec![error.into()], None)),
         };
         let (events, inbox) = mpsc::unbounded_channel();
-        let gates = (0..plan.len())
-            .map(|node| (!plan.dependents(node).is_empty()).then(Gate::new))
-            .collect();
-        let shared = Arc::new(Shared {
-            events,
-            plan: plan.clone(),
-            gates,
-            shutdown: CancellationToken::new(),
-            shutting_down: AtomicBool::new(false),
-            shutdown_window: OnceLock::new(),
-            stop_token: CancellationToken::new(),
-            jitter: Mutex::new(jitter.unwrap_or_else(default_jitter)),
-            running: AtomicUsize::new(0),
-            finished_quietly: (0..plan.len()).map(|_| AtomicBool::new(false)).collect(),
-            all_finished: Notify::new(),
-        });
+        let jitter = jitter.unwrap_or_else(default_jitter);
+        let shared = Arc::new(Shared::new(plan.clone(), events, jitter));
         let mut this = Self {
             alive: plan.len(),
-            nodes: (0..plan.len()).map(|_| Node::Unstarted).collect(),
+            ended: vec![false; plan.len()],
             plan,
             shared,
-            walk: None,
             budget,
             budget_end: None,
             cause: None,
@@ -438,52 +386,45 @@ impl Coordinator {
         }
     }
 
-    fn report(&mut self) -> Report {
-        Report::from_errors(std::mem::take(&mut self.errors), self.cause.take())
+    /// The report: the errors seen so far (the coordinator's, then what finished
+    /// supervisors left), and `last` if the run ends early.
+    fn finish(&mut self, last: Option<RunError>) -> Report {
+        let mut errors = std::mem::take(&mut self.errors);
+        errors.extend(self.shared.take_problems());
+        errors.extend(last);
+        Report::from_errors(errors, self.cause.take())
     }
 
     fn budget_exhausted(&mut self, still_stopping: Vec<String>) -> Report {
-        self.errors.push(RunError::ShutdownTimedOut {
+        self.finish(Some(RunError::ShutdownTimedOut {
             budget: self.budget,
             still_stopping,
-        });
-        self.report()
+        }))
     }
 
+    /// The services whose supervisor was spawned and has not finished.
     fn still_stopping(&self) -> Vec<String> {
         (0..self.plan.len())
-            .filter(|&node| self.nodes[node].is_live())
-            .filter(|&node| !self.shared.finished_quietly[node].load(Ordering::Acquire))
+            .filter(|&node| self.shared.tasks[node].is_running())
             .map(|node| self.plan.name(node).to_owned())
             .collect()
     }
 
     fn start(&mut self, node: usize, policy: Arc<Policy>, factory: Factory) {
-        let token = CancellationToken::new();
         let abort = Supervisor {
             node,
             policy,
             factory,
-            token: token.clone(),
             shared: self.shared.clone(),
         }
         .spawn();
-        self.nodes[node] = Node::Live {
-            token,
-            abort,
-            ended: false,
-        };
+        self.shared.tasks[node].spawned(abort);
     }
 
-    fn handle(&mut self, Event { node, kind }: Event) {
-        match kind {
-            EventKind::Ended(ending) => self.on_ended(node, ending),
-            EventKind::Done(problems) => self.on_done(node, problems),
-        }
-    }
-
-    fn on_ended(&mut self, node: usize, ending: Ending) {
-        if !self.nodes[node].transition_to_ended() {
+    /// A service ended (no further run of it will start): one fewer left running, and a
+    /// fatal failure begins shutdown.
+    fn handle(&mut self, Event { node, ending }: Event) {
+        if std::mem::replace(&mut self.ended[node], true) {
             return;
         }
         self.alive -= 1;
@@ -495,22 +436,6 @@ impl Coordinator {
         }
         if self.alive == 0 {
             self.begin_shutdown(ShutdownCause::NothingLeftRunning);
-        }
-    }
-
-    fn on_done(&mut self, node: usize, problems: Vec<RunError>) {
-        self.errors.extend(problems);
-        // `Done` implies `Ended` (which does not travel on its own during shutdown).
-        self.on_ended(node, Ending::Abandoned);
-        if !self.nodes[node].transition_to_done() {
-            return;
-        }
-        if let Some(walk) = &mut self.walk {
-            for dep in walk.stopped(&self.plan, node) {
-                if let Node::Live { token, .. } = &self.nodes[dep] {
-                    token.cancel();
-                }
-            }
         }
     }
 
@@ -529,13 +454,9 @@ impl Coordinator {
         // No run starts from here on; services still waiting for their dependencies
         // give up (and report themselves skipped).
         self.shared.begin_shutdown();
-        let nodes = &self.nodes;
-        let (walk, first) = StopOrder::new(&self.plan, |node| nodes[node].is_live());
-        for node in first {
-            if let Node::Live { token, .. } = &self.nodes[node] {
-                token.cancel();
-            }
-        }
-        self.walk = Some(walk);
+        // The supervisors walk the reverse edges from here: every service that no
+        // unfinished dependent holds back stops now, the others when their dependents
+        // have finished.
+        self.shared.walk.begin(&self.plan);
     }
 }

@@ -1,17 +1,20 @@
 //! What supervisors and the coordinator share: the [`Shared`] state, the per-service
-//! readiness [`Gate`]s that dependents wait on, and the [`Event`]s supervisors send.
+//! readiness [`Gate`]s that dependents wait on, the stop walk (`shutdown.rs`) that
+//! supervisors drive themselves, and the [`Event`]s supervisors send.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RunError;
 use crate::plan::Plan;
 use crate::retry::JitterSource;
+use crate::shutdown::StopWalk;
 
 /// State every supervisor shares with the coordinator.
 pub(crate) struct Shared {
@@ -19,6 +22,10 @@ pub(crate) struct Shared {
     pub(crate) plan: Arc<Plan>,
     /// Per service with dependents: its readiness, which they wait for.
     pub(crate) gates: Vec<Option<Gate>>,
+    /// Per service: its token, and what still holds its stop back.
+    pub(crate) walk: StopWalk,
+    /// Per service: its supervisor task, while it runs.
+    pub(crate) tasks: Box<[TaskSlot]>,
     /// Cancelled when shutdown begins: no run starts after that.
     pub(crate) shutdown: CancellationToken,
     /// The same news as `shutdown`, for the hot checks: an atomic load instead of the
@@ -31,15 +38,43 @@ pub(crate) struct Shared {
     /// all of them (the budget ran out, or `run` returned).
     pub(crate) stop_token: CancellationToken,
     pub(crate) jitter: Mutex<JitterSource>,
+    /// What finished supervisors had to report (a failed or late stop, say); the
+    /// coordinator collects it when it writes the report.
+    pub(crate) problems: Mutex<Vec<RunError>>,
     /// Supervisor tasks not finished yet.
     pub(crate) running: AtomicUsize,
-    /// Per service: its supervisor task has finished without a `Done` message.
-    pub(crate) finished_quietly: Vec<AtomicBool>,
     /// Notified when `running` reaches zero.
     pub(crate) all_finished: Notify,
 }
 
 impl Shared {
+    /// The state for running `plan`: a gate for every service with dependents, a token
+    /// for every service, no supervisor running yet.
+    pub(crate) fn new(
+        plan: Arc<Plan>,
+        events: UnboundedSender<Event>,
+        jitter: JitterSource,
+    ) -> Self {
+        let gates = (0..plan.len())
+            .map(|node| (!plan.dependents(node).is_empty()).then(Gate::new))
+            .collect();
+        Self {
+            events,
+            walk: StopWalk::new(&plan),
+            tasks: (0..plan.len()).map(|_| TaskSlot::default()).collect(),
+            plan,
+            gates,
+            shutdown: CancellationToken::new(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_window: OnceLock::new(),
+            stop_token: CancellationToken::new(),
+            jitter: Mutex::new(jitter),
+            problems: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            all_finished: Notify::new(),
+        }
+    }
+
     /// Shutdown has begun: no run may start any more.
     pub(crate) fn shutdown_began(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
@@ -58,11 +93,71 @@ impl Shared {
     }
 
     pub(crate) fn jitter(&self) -> f64 {
-        let mut source = self
-            .jitter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut source = self.jitter.lock().unwrap_or_else(PoisonError::into_inner);
         source()
+    }
+
+    /// Keeps what a finished supervisor has to report, for the coordinator.
+    pub(crate) fn report(&self, problems: Vec<RunError>) {
+        if !problems.is_empty() {
+            let mut kept = self.problems.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.extend(problems);
+        }
+    }
+
+    /// What finished supervisors have reported so far.
+    pub(crate) fn take_problems(&self) -> Vec<RunError> {
+        let mut kept = self.problems.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *kept)
+    }
+}
+
+/// One supervisor task's abort handle, kept while the task runs so that the coordinator
+/// can abort the stragglers when it stops waiting for them. The task clears its slot when
+/// it finishes, so its memory is freed then, by the thread that ran it, not all at once
+/// by the coordinator at the end.
+#[derive(Default)]
+pub(crate) struct TaskSlot(Mutex<Task>);
+
+#[derive(Default)]
+enum Task {
+    #[default]
+    Unspawned,
+    Running(AbortHandle),
+    Finished,
+}
+
+impl TaskSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Task> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The task was spawned: keeps its handle, unless it has finished already.
+    pub(crate) fn spawned(&self, handle: AbortHandle) {
+        let mut task = self.lock();
+        if matches!(*task, Task::Unspawned) {
+            *task = Task::Running(handle);
+        }
+    }
+
+    /// The task has finished (called by the task itself).
+    pub(crate) fn finished(&self) {
+        let handle = std::mem::replace(&mut *self.lock(), Task::Finished);
+        drop(handle);
+    }
+
+    /// Whether the task was spawned and has not finished.
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(*self.lock(), Task::Running(_))
+    }
+
+    /// Aborts the task if it is still running.
+    pub(crate) fn abort(&self) {
+        // Outside the lock: the aborted task's state, when dropped, clears this slot.
+        let task = std::mem::replace(&mut *self.lock(), Task::Finished);
+        if let Task::Running(handle) = task {
+            handle.abort();
+        }
     }
 }
 
@@ -96,19 +191,14 @@ impl Gate {
     }
 }
 
-/// A message from a supervisor to the coordinator.
+/// A message from a supervisor to the coordinator: the service ended (no further run
+/// of it will start). Sent only while the coordinator counts what is left running, that
+/// is before shutdown, and for a fatal failure at any time; finishing (stopped, or never
+/// ran) needs no message: the stop walk and the `running` counter carry that news.
 #[derive(Debug)]
 pub(crate) struct Event {
     pub(crate) node: usize,
-    pub(crate) kind: EventKind,
-}
-
-#[derive(Debug)]
-pub(crate) enum EventKind {
-    /// No further run of the service will start.
-    Ended(Ending),
-    /// The task is finished (the service stopped, or never ran); what went wrong on the way.
-    Done(Vec<RunError>),
+    pub(crate) ending: Ending,
 }
 
 #[derive(Debug)]
@@ -119,6 +209,6 @@ pub(crate) enum Ending {
     Failed { fatal: Option<RunError> },
     /// Never started: a dependency failed (or was skipped) before it was ready.
     Skipped,
-    /// Shutdown began before the next run.
+    /// Shutdown began before the next run (or the supervisor itself failed).
     Abandoned,
 }

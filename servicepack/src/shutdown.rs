@@ -1,21 +1,36 @@
 //! Shutdown: the reverse-edge walk over the graph, and stopping one service.
 //!
-//! The walk ([`StopOrder`]) counts, for every service, the dependents that still have to
-//! stop; a service whose count is zero may stop, and each service that finishes stopping
-//! decrements its dependencies' counts. Independent services thus stop concurrently, and
-//! a dependency always outlives its dependents. Only services whose supervisor is alive
-//! take part: one that never ran has nothing to stop and does not hold anyone back.
+//! The walk ([`StopWalk`]) is driven by the supervisors themselves, the stop-side twin of
+//! the start gates: no message and no coordinator hop per service. Every service has a
+//! token and an atomic count of what holds its stop back: one hold per dependent, plus
+//! one for "shutdown has not begun". A supervisor that finishes (its service stopped, or
+//! never ran, or failed to construct) releases one hold of each of its dependencies;
+//! when shutdown begins, the coordinator releases the extra hold of every service.
+//! Whoever releases a service's last hold cancels its token, which is its supervisor's
+//! signal to stop. So a service stops only after every service that depends on it has
+//! finished stopping, independent services stop concurrently, and one that never ran (or
+//! ended before shutdown without ever running) holds no one back: its supervisor has
+//! finished, and released its holds, by then. A dependency chain hands the stop from
+//! link to link directly, as a start does through the gates.
 //!
-//! Stopping one service ([`stop_service`]) happens in its own supervisor task once the walk
-//! cancels its token: `stop` is called at once, not after `run` returns, so `stop` can
+//! The coordinator only learns when the last supervisor has finished (the `running`
+//! counter in `shared.rs`); what went wrong on the way is left for it in a shared list.
+//! To name the services still stopping (the budget ran out, or a forced exit), it asks
+//! each supervisor task whether it has finished.
+//!
+//! Stopping one service ([`stop_service`]) happens in its own supervisor task once its
+//! token is cancelled: `stop` is called at once, not after `run` returns, so `stop` can
 //! unblock a `run` that ignores the token. Both futures are then polled together until
 //! both have returned or the deadline passes (the smaller of `stop_timeout` and what is
-//! left of the shutdown budget); at the deadline both are dropped.
+//! left of the shutdown budget); at the deadline both are dropped. When both return in
+//! their first poll (a service that honours its token, with the default `stop`), and
+//! `stop_timeout` is not shorter than the budget (the defaults), neither the clock nor a
+//! timer is touched.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -29,40 +44,74 @@ use crate::service::{BoxFuture, DynService};
 use crate::supervisor::RunFuture;
 use crate::{Context, Result};
 
-/// The reverse-edge walk: `waiting_on[node]` is the number of `node`'s dependents that
-/// have not stopped yet.
+/// The reverse-edge walk, shared by every supervisor: per service, its token and the
+/// holds on its stop. (Kept as separate arrays: the tokens are only read, so the
+/// supervisors and the coordinator can share their cache lines.)
 #[derive(Debug)]
-pub(crate) struct StopOrder {
-    waiting_on: Vec<usize>,
+pub(crate) struct StopWalk {
+    /// Per service: cancelled when its turn to stop comes.
+    tokens: Box<[CancellationToken]>,
+    /// Per service: its dependents whose supervisor has not finished, plus one until
+    /// shutdown begins.
+    holds: Box<[AtomicUsize]>,
+    /// Set when the runtime gives up on the services still stopping (forced exit, budget
+    /// exhausted, `run` dropped): the supervisors it aborts begin no further stops.
+    abandoned: AtomicBool,
 }
 
-impl StopOrder {
-    /// Starts the walk over the services for which `live` is true; returns it with the
-    /// services that may stop at once.
-    pub(crate) fn new(plan: &Plan, live: impl Fn(usize) -> bool) -> (Self, Vec<usize>) {
-        let mut waiting_on = vec![0; plan.len()];
-        for node in (0..plan.len()).filter(|&node| live(node)) {
-            for &dep in plan.dependencies(node) {
-                waiting_on[dep] += 1;
-            }
+impl StopWalk {
+    /// Every service held by each of its dependents and by shutdown not having begun.
+    pub(crate) fn new(plan: &Plan) -> Self {
+        Self {
+            tokens: (0..plan.len()).map(|_| CancellationToken::new()).collect(),
+            holds: (0..plan.len())
+                .map(|node| AtomicUsize::new(plan.dependents(node).len() + 1))
+                .collect(),
+            abandoned: AtomicBool::new(false),
         }
-        let first = (0..plan.len())
-            .filter(|&node| live(node) && waiting_on[node] == 0)
-            .collect();
-        (Self { waiting_on }, first)
     }
 
-    /// `node` has stopped; returns its dependencies that may stop now.
-    pub(crate) fn stopped<'a>(
-        &'a mut self,
-        plan: &'a Plan,
-        node: usize,
-    ) -> impl Iterator<Item = usize> + 'a {
-        plan.dependencies(node).iter().filter_map(|&dep| {
-            let left = &mut self.waiting_on[dep];
-            *left = left.saturating_sub(1);
-            (*left == 0).then_some(dep)
-        })
+    /// The token of `node`'s runs; cancelled when `node` is to stop.
+    pub(crate) fn token(&self, node: usize) -> &CancellationToken {
+        &self.tokens[node]
+    }
+
+    /// Shutdown has begun: releases the hold it had on every service, so those that no
+    /// unfinished dependent holds stop now. Once per run; the shutdown window must be set
+    /// before.
+    pub(crate) fn begin(&self, plan: &Plan) {
+        for node in 0..self.tokens.len() {
+            if plan.dependents(node).is_empty() {
+                // Shutdown was its only hold: no need to count (one atomic write less
+                // per service, which matters when ten thousand stop at once).
+                self.tokens[node].cancel();
+            } else {
+                self.release(node);
+            }
+        }
+    }
+
+    /// `node`'s supervisor has finished: releases its hold on each of its dependencies.
+    /// Once per supervisor.
+    pub(crate) fn finished(&self, plan: &Plan, node: usize) {
+        for &dep in plan.dependencies(node) {
+            self.release(dep);
+        }
+    }
+
+    /// The runtime stops waiting: from now on no stop begins.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+    }
+
+    /// Releases one hold on `node`; the last one lets it stop. The release ordering makes
+    /// everything the releasing dependents did happen before `node` stops.
+    fn release(&self, node: usize) {
+        if self.holds[node].fetch_sub(1, Ordering::AcqRel) == 1
+            && !self.abandoned.load(Ordering::Acquire)
+        {
+            self.tokens[node].cancel();
+        }
     }
 }
 

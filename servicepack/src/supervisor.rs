@@ -13,14 +13,15 @@
 //! service's token is cancelled, or, for `notify_ready` services, until `ready_timeout`
 //! passes without `ctx.ready()`. The retry arithmetic lives in `retry.rs`.
 //!
-//! The task tells the coordinator what it needs through events on one unbounded
-//! channel: `Ended` (no further run will start: it counts what is left running, and a
-//! fatal failure begins shutdown) and `Done` (the task is finished, sent when its state is
-//! dropped, so even an aborted task reports; during shutdown a task that depends on
-//! nothing and stopped cleanly only decrements a shared counter, so ten thousand services
-//! stopping at once cost the coordinator nothing). After its last run the task idles on
-//! its token; when the coordinator's reverse-edge walk cancels the token, the task calls
-//! `stop` at once, concurrently with a `run` that may still be going (`shutdown.rs`).
+//! Before shutdown, the task tells the coordinator when its service ends (no further
+//! run will start) with a message on one unbounded channel: the coordinator counts what
+//! is left running, and a fatal failure begins shutdown. After its last run the task
+//! idles on its token; when the reverse-edge walk cancels the token (`shutdown.rs`), the
+//! task calls `stop` at once, concurrently with a `run` that may still be going. When the
+//! task finishes (which it notes when its state is dropped, so even an aborted or
+//! panicking task does), it leaves its problems in a shared list, releases its holds on
+//! its dependencies' stops, and decrements the count of running tasks; only the last one
+//! wakes the coordinator. Ten thousand services stopping at once thus send no message.
 //!
 //! Every idle service costs one of these tasks, so the future is kept small: the rare
 //! phases (readiness wait, retry wait, stop) are boxed, the policy is shared, and the
@@ -41,7 +42,7 @@ use crate::catch::{self, CatchPanic, NotReady, chain};
 use crate::context::{Name, ReadyLatch};
 use crate::retry::{AfterExit, AfterFailure, Attempts};
 use crate::service::{BoxFuture, DynService};
-use crate::shared::{Ending, Event, EventKind, FAILED, READY, SKIPPED, Shared};
+use crate::shared::{Ending, Event, FAILED, READY, SKIPPED, Shared};
 use crate::shutdown::{self, Finished, Stopped};
 use crate::{Context, Error, Policy, Result, RunError, format_duration};
 
@@ -62,7 +63,6 @@ pub(crate) struct Supervisor {
     pub(crate) node: usize,
     pub(crate) policy: Arc<Policy>,
     pub(crate) factory: Factory,
-    pub(crate) token: CancellationToken,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -75,12 +75,10 @@ impl Supervisor {
             node,
             policy,
             factory,
-            token,
             shared,
         } = self;
         let life = Life {
             node,
-            token,
             shared,
             ended: false,
             done: false,
@@ -143,7 +141,7 @@ fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Sen
                 tokio::select! {
                     biased;
                     result = &mut run => Drive::Returned(result),
-                    () = life.token.cancelled() => Drive::Interrupted,
+                    () = life.token().cancelled() => Drive::Interrupted,
                 }
             };
             let result = match drive {
@@ -154,7 +152,7 @@ fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Sen
             let Some(delay) = life.judge(result) else {
                 break None;
             };
-            if !Box::pin(wait(delay, &life.shared, &life.token)).await {
+            if !Box::pin(wait(delay, &life.shared, life.token())).await {
                 break None;
             }
         };
@@ -165,7 +163,7 @@ fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Sen
             return;
         }
         if interrupted.is_none() {
-            life.token.cancelled().await;
+            life.token().cancelled().await;
         }
         let outcome = shutdown::stop_service(
             &*service,
@@ -181,15 +179,14 @@ fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Sen
     }
 }
 
-/// A supervisor task's state while the service lives. Dropping it tells the
-/// coordinator that the task is done, so even an aborted or panicking task reports.
+/// A supervisor task's state while the service lives. Dropping it marks the task
+/// finished, so even an aborted or panicking task releases its dependencies.
 struct Life {
     node: usize,
-    token: CancellationToken,
     shared: Arc<Shared>,
-    /// Whether `Ended` was sent.
+    /// Whether the service has ended (no further run will start).
     ended: bool,
-    /// Whether `Done` was sent.
+    /// Whether the task has finished.
     done: bool,
     attempts: Attempts,
     /// When the current (or last) attempt started (only kept with `retry_reset`).
@@ -208,7 +205,7 @@ impl Drop for Life {
                 source: "the service's supervisor panicked".into(),
             });
         }
-        self.done(problems);
+        self.transition_to_done(problems);
     }
 }
 
@@ -225,12 +222,9 @@ impl Life {
         }
     }
 
-    fn send(&self, kind: EventKind) {
-        // The coordinator only goes away when the run is over; nobody is left to tell.
-        let _ = self.shared.events.send(Event {
-            node: self.node,
-            kind,
-        });
+    /// The token of this service's runs; cancelled when its turn to stop comes.
+    fn token(&self) -> &CancellationToken {
+        self.shared.walk.token(self.node)
     }
 
     /// No further run will start: settles the gate (if not ready, dependents give up)
@@ -250,12 +244,15 @@ impl Life {
                 self.shared.begin_shutdown();
                 true
             }
-            // `Done` implies `Abandoned`; during shutdown nobody counts what ends.
-            Ending::Abandoned => false,
+            // During shutdown nobody counts what ends.
             _ => !self.shared.shutdown_began(),
         };
         if news {
-            self.send(EventKind::Ended(ending));
+            // The coordinator only goes away when the run is over; nobody is left to tell.
+            let _ = self.shared.events.send(Event {
+                node: self.node,
+                ending,
+            });
         }
     }
 
@@ -286,25 +283,20 @@ impl Life {
         Ok(())
     }
 
-    /// Sends `Ended` (if not sent yet) and `Done`, once.
-    fn done(&mut self, problems: Vec<RunError>) {
+    /// The task is finished: ends the service (if it has not ended yet), leaves the
+    /// problems for the coordinator, lets its dependencies stop once nothing else holds
+    /// them, and wakes the coordinator if it was the last task. Once.
+    fn transition_to_done(&mut self, problems: Vec<RunError>) {
         self.ended(Ending::Abandoned);
         if std::mem::replace(&mut self.done, true) {
             return;
         }
         let shared = &*self.shared;
-        // During shutdown, a service that depends on nothing holds no one back in the
-        // stop walk: unless it has errors to report, the counter below is news enough.
-        // (Thousands of services stopping at once then cost no message each.)
-        let quiet = shared.shutdown_began()
-            && problems.is_empty()
-            && shared.plan.dependencies(self.node).is_empty();
-        if quiet {
-            shared.finished_quietly[self.node].store(true, Ordering::Release);
-        } else {
-            self.send(EventKind::Done(problems));
-        }
-        // After the message: the coordinator drains the channel once this reaches zero.
+        shared.report(problems);
+        shared.walk.finished(&shared.plan, self.node);
+        shared.tasks[self.node].finished();
+        // Last: once this reaches zero, the coordinator takes the problems and any
+        // message sent, and returns.
         if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             shared.all_finished.notify_one();
         }
@@ -341,7 +333,7 @@ impl Life {
         let ctx = Context::new(
             self.ctx_name(),
             attempt,
-            self.token.clone(),
+            self.token().clone(),
             latch.clone(),
             None,
         );
@@ -367,7 +359,7 @@ impl Life {
                     let mut drive = returned;
                     if drive.is_none() && !latch.is_set() {
                         let timeout = self.attempts.policy.ready_timeout;
-                        drive = Box::pin(wait_ready(&mut run, &self.token, &latch, timeout)).await;
+                        drive = Box::pin(wait_ready(&mut run, self.token(), &latch, timeout)).await;
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
@@ -487,7 +479,7 @@ impl Life {
         if clean {
             tracing::info!("stopped");
         }
-        self.done(problems);
+        self.transition_to_done(problems);
     }
 }
 
@@ -527,11 +519,6 @@ async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bo
 
 #[cfg(test)]
 mod size {
-    use std::sync::atomic::{AtomicBool, AtomicUsize};
-    use std::sync::{Mutex, OnceLock};
-
-    use tokio::sync::Notify;
-
     use super::*;
     use crate::plan::Plan;
     use crate::retry::default_jitter;
@@ -542,22 +529,10 @@ mod size {
     fn supervisor_future_stays_small() {
         let (events, _inbox) = tokio::sync::mpsc::unbounded_channel();
         let plan = Arc::new(Plan::new([("x", ["y"])]).unwrap());
-        let shared = Arc::new(Shared {
-            events,
-            plan,
-            gates: vec![None],
-            shutdown: CancellationToken::new(),
-            shutting_down: AtomicBool::new(false),
-            shutdown_window: OnceLock::new(),
-            stop_token: CancellationToken::new(),
-            jitter: Mutex::new(default_jitter()),
-            running: AtomicUsize::new(1),
-            finished_quietly: vec![AtomicBool::new(false)],
-            all_finished: Notify::new(),
-        });
+        let shared = Arc::new(Shared::new(plan, events, default_jitter()));
+        shared.running.store(1, Ordering::Release);
         let life = Life {
             node: 0,
-            token: CancellationToken::new(),
             shared,
             ended: false,
             done: false,
