@@ -26,11 +26,11 @@ fn quick_start_is_the_hello_example() {
     let readme = read("README.md");
     let shown = block_after(&readme, "The whole of `examples/hello/src/main.rs`");
     let source = read("examples/hello/src/main.rs");
-    let without_docs: String = source
+    let without_docs = source
         .lines()
         .filter(|line| !line.trim_start().starts_with("//"))
-        .map(|line| format!("{line}\n"))
-        .collect();
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_eq!(shown.trim(), without_docs.trim());
 }
 
