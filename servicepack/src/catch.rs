@@ -1,7 +1,7 @@
 //! Turning panics in user code into errors, and printing error chains.
 //!
-//! User futures are polled inside `catch_unwind`, so a panic in `run` or `stop` becomes an
-//! `Err` of that call (text `panicked: <message>`) instead of tearing down the supervisor
+//! User futures are polled inside `catch_unwind` ([`poll_slot`]), so a panic in `run` or
+//! `stop` becomes an `Err` of that call (text `panicked: <message>`) instead of tearing down the supervisor
 //! task; the supervisor then treats it like any other error.
 
 use std::any::Any;
@@ -48,31 +48,43 @@ pub(crate) fn call<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         .unwrap_or_else(|payload| Err(Panicked::from_payload(&*payload).into()))
 }
 
-/// A future whose panics become `Err(Panicked)`. Once it has panicked it reports that
-/// error and must not be polled again (the supervisor never does).
-pub(crate) struct CatchPanic<F> {
-    inner: F,
-}
-
-impl<F> CatchPanic<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        Self { inner }
-    }
-}
-
-impl<F> Future for CatchPanic<F>
+/// Polls the future in `slot`, if there is one, turning a panic into `Err(Panicked)`.
+/// When it returns (or panics) the slot is emptied, so the future is never polled again
+/// and is dropped where it lives; an empty slot is `Ready(None)`.
+///
+/// The slot is how the supervisor holds the futures of `run` (boxed) and `stop` (inline)
+/// in its own task, where a stop drives an interrupted run on.
+pub(crate) fn poll_slot<F>(
+    mut slot: Pin<&mut Option<F>>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<()>>>
 where
-    F: Future<Output = Result<()>> + Unpin,
+    F: Future<Output = Result<()>>,
 {
-    type Output = Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.inner;
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
-            Ok(poll) => poll,
-            Err(payload) => Poll::Ready(Err(Panicked::from_payload(&*payload).into())),
+    let Some(future) = slot.as_mut().as_pin_mut() else {
+        return Poll::Ready(None);
+    };
+    let poll = catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        .unwrap_or_else(|payload| Poll::Ready(Err(Panicked::from_payload(&*payload).into())));
+    match poll {
+        Poll::Ready(result) => {
+            slot.set(None);
+            Poll::Ready(Some(result))
         }
+        Poll::Pending => Poll::Pending,
     }
+}
+
+/// The future in `slot` as a future: its result, with panics caught. Only for a slot that
+/// holds a running future; an empty slot never resolves.
+pub(crate) fn drive<F>(mut slot: Pin<&mut Option<F>>) -> impl Future<Output = Result<()>>
+where
+    F: Future<Output = Result<()>>,
+{
+    std::future::poll_fn(move |cx| match poll_slot(slot.as_mut(), cx) {
+        Poll::Ready(Some(result)) => Poll::Ready(result),
+        Poll::Ready(None) | Poll::Pending => Poll::Pending,
+    })
 }
 
 /// Displays an error followed by its sources: `outer: middle: root`.

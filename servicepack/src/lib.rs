@@ -84,7 +84,7 @@ pub mod __private {
 
     pub use crate::app::{AppInfo, main};
     pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
-    pub use crate::service::{BoxFuture, DynService};
+    pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};
     pub use core::time::Duration;
 }

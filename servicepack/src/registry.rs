@@ -2,11 +2,12 @@
 //! [`ServiceDef`], the one shape the runtime runs, whether a service came from the
 //! registry or was assembled by hand.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
-use crate::service::{BoxFuture, DynService};
+use crate::service::BoxFuture;
+use crate::supervisor::{Launch, Lazy};
 use crate::{Commander, Context, Policy, Result, Service};
 
 /// Every service that `#[service]` registered in the binary, in link order.
@@ -43,10 +44,13 @@ pub struct Entry {
     pub policy: Policy,
     /// Names of the services it depends on.
     pub depends_on: &'static [&'static str],
-    /// Builds the instance.
-    pub construct: fn() -> Result<Arc<dyn DynService>>,
+    /// Builds the instance, type-erased: for checking a constructor without running the
+    /// service. The runtime constructs through `launch`, inside the service's supervisor.
+    pub construct: fn() -> Result<Box<dyn Any + Send + Sync>>,
     /// Its subcommands, with `#[service(commands)]`.
     pub commands: Option<CommandsEntry>,
+    /// The supervisor typed by the service (no allocation: the constructor is a fn item).
+    launch: fn() -> Box<dyn Launch>,
 }
 
 /// The subcommands of a `#[service(commands)]` service. Not public API.
@@ -74,6 +78,7 @@ impl Entry {
             depends_on,
             construct: construct_erased::<S>,
             commands: None,
+            launch: launch_registered::<S>,
         }
     }
 
@@ -100,8 +105,12 @@ impl fmt::Debug for Entry {
     }
 }
 
-fn construct_erased<S: Registered>() -> Result<Arc<dyn DynService>> {
-    Ok(Arc::new(S::construct()?))
+fn construct_erased<S: Registered>() -> Result<Box<dyn Any + Send + Sync>> {
+    Ok(Box::new(S::construct()?))
+}
+
+fn launch_registered<S: Registered>() -> Box<dyn Launch> {
+    Box::new(Lazy::new(S::construct))
 }
 
 fn run_command<S: Registered + Commander>(
@@ -115,11 +124,14 @@ fn run_command<S: Registered + Commander>(
     })
 }
 
-type Factory = Box<dyn FnOnce() -> Result<Arc<dyn DynService>> + Send>;
-
 /// A service as the runtime runs it: a name, a [`Policy`], dependencies, and a lazy
 /// constructor. `#[service]` types become one of these; build your own to run services
 /// without the macros.
+///
+/// It keeps the service's type behind one small box (the constructor, typed by the
+/// service), so the runtime runs every service with a supervisor made for its type: the
+/// service lives in its supervisor task, neither boxed nor shared, and so does the
+/// future of `stop`.
 ///
 /// # Examples
 ///
@@ -146,16 +158,14 @@ pub struct ServiceDef {
     pub(crate) name: Cow<'static, str>,
     pub(crate) policy: Policy,
     pub(crate) depends_on: Vec<Cow<'static, str>>,
-    pub(crate) factory: Factory,
+    /// Taken when the runtime spawns the supervisor.
+    pub(crate) launch: Option<Box<dyn Launch>>,
 }
 
 impl ServiceDef {
     /// A service from an instance that already exists.
     pub fn new<S: Service>(name: impl Into<Cow<'static, str>>, service: S) -> Self {
-        Self::with_factory(
-            name,
-            Box::new(move || Ok(Arc::new(service) as Arc<dyn DynService>)),
-        )
+        Self::with_launch(name, Box::new(Lazy::new(move || Ok(service))))
     }
 
     /// A service constructed only if it runs: `construct` is called when the runtime is
@@ -165,10 +175,7 @@ impl ServiceDef {
         S: Service,
         F: FnOnce() -> Result<S> + Send + 'static,
     {
-        Self::with_factory(
-            name,
-            Box::new(move || Ok(Arc::new(construct()?) as Arc<dyn DynService>)),
-        )
+        Self::with_launch(name, Box::new(Lazy::new(construct)))
     }
 
     /// The definition of a registered service. Not public API.
@@ -183,16 +190,16 @@ impl ServiceDef {
                 .iter()
                 .map(|&name| Cow::Borrowed(name))
                 .collect(),
-            factory: Box::new(entry.construct),
+            launch: Some((entry.launch)()),
         }
     }
 
-    fn with_factory(name: impl Into<Cow<'static, str>>, factory: Factory) -> Self {
+    fn with_launch(name: impl Into<Cow<'static, str>>, launch: Box<dyn Launch>) -> Self {
         Self {
             name: name.into(),
             policy: Policy::new(),
             depends_on: Vec::new(),
-            factory,
+            launch: Some(launch),
         }
     }
 

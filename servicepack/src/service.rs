@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use crate::{Context, Result};
 
-/// A boxed, `Send` future: what the runtime stores for dynamic dispatch.
+/// A boxed, `Send` future: what the runtime stores for dynamic dispatch (hooks, commands).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A long-running (or one-shot) unit of work that the runtime starts, supervises and stops.
@@ -119,21 +119,4 @@ pub trait Commander: Service {
     ///
     /// An error is printed to stderr and the process exits with status 1.
     fn command(&self, cmd: Self::Command, ctx: Context) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// The object-safe face of [`Service`] that the runtime stores. Not public API.
-#[doc(hidden)]
-pub trait DynService: Send + Sync + 'static {
-    fn run_boxed(&self, ctx: Context) -> BoxFuture<'_, Result<()>>;
-    fn stop_boxed(&self, ctx: Context) -> BoxFuture<'_, Result<()>>;
-}
-
-impl<S: Service> DynService for S {
-    fn run_boxed(&self, ctx: Context) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.run(ctx))
-    }
-
-    fn stop_boxed(&self, ctx: Context) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.stop(ctx))
-    }
 }

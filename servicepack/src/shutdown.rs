@@ -28,7 +28,7 @@
 //! timer is touched.
 
 use std::future::{Future, poll_fn};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::Poll;
@@ -37,12 +37,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::catch::{self, CatchPanic};
+use crate::catch;
 use crate::context::Name;
 use crate::plan::Plan;
-use crate::service::{BoxFuture, DynService};
 use crate::supervisor::RunFuture;
-use crate::{Context, Result};
+use crate::{Context, Result, Service};
 
 /// The reverse-edge walk, shared by every supervisor: per service, its token and the
 /// holds on its stop. (Kept as separate arrays: the tokens are only read, so the
@@ -139,18 +138,70 @@ impl Stopped {
 }
 
 /// Calls `stop` at once and drives it together with `run` (the attempt the cancellation
-/// interrupted, if any) until both return or the deadline passes.
-pub(crate) fn stop_service<'a>(
-    service: &'a dyn DynService,
+/// interrupted, if `run` holds one) until both return or the deadline passes. The stop
+/// future lives inline in the returned future, the interrupted run where it was pinned:
+/// nothing is boxed unless the stop takes more than one poll.
+pub(crate) fn stop_service<'a, 'r, S: Service>(
+    service: &'a S,
     name: Name,
     attempt: u32,
     token: CancellationToken,
-    run: Option<RunFuture<'a>>,
+    run: Pin<&'r mut Option<RunFuture<'a>>>,
     stop_timeout: Duration,
     window: Option<(Instant, Instant)>,
-) -> impl Future<Output = Stopped> + Send + 'a {
+) -> impl Future<Output = Stopped> + Send + use<'a, 'r, S> {
     // The synchronous part runs when the caller first polls, which is when the stop
     // begins; only what the wait needs is carried into the future.
+    let (ctx, deadline, began) = begin_stop(name, attempt, token, stop_timeout, window);
+    let had_run = run.is_some();
+    // `stop` of a hand-written impl may panic before it returns its future.
+    let (stop, stop_result) = match catch::call(|| Ok(service.stop(ctx))) {
+        Ok(stop) => (Some(stop), None),
+        Err(error) => (None, Some(Err(error))),
+    };
+    async move {
+        let mut both = Both {
+            stop: pin!(stop),
+            run,
+            stop_result,
+            run_result: None,
+        };
+        // Most stops finish in their first poll: only the others need a timer (and the
+        // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
+        let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
+        let mut began = began;
+        if first.is_pending() {
+            began.get_or_insert_with(Instant::now);
+            let wait = poll_fn(|cx| both.poll(cx));
+            let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
+        }
+        // At the deadline both are dropped, here, before the caller reports the service
+        // stopped (which lets its dependencies stop): the interrupted run lives in the
+        // caller's slot, which would otherwise keep it until the task ends.
+        both.run.set(None);
+        both.stop.set(None);
+        let finished =
+            |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
+        Stopped {
+            run: had_run.then(|| finished(both.run_result)),
+            stop: finished(both.stop_result),
+            timeout: began.map_or(Duration::ZERO, |began| {
+                deadline.saturating_duration_since(began)
+            }),
+        }
+    }
+}
+
+/// The part of a stop that does not depend on the service's type: logs it, and makes
+/// `stop`'s context with its deadline. Returns the context, the deadline, and when the
+/// stop began if the clock was read.
+fn begin_stop(
+    name: Name,
+    attempt: u32,
+    token: CancellationToken,
+    stop_timeout: Duration,
+    window: Option<(Instant, Instant)>,
+) -> (Context, Instant, Option<Instant>) {
     tracing::info!("stopping");
     // The deadline is the smaller of `stop_timeout` from now and the budget's end. When
     // `stop_timeout` is longer than the whole budget (the defaults: 30 s and 10 s), the
@@ -168,59 +219,25 @@ pub(crate) fn stop_service<'a>(
         }
     };
     let ctx = Context::new(name, attempt, token, None, Some(deadline));
-    let had_run = run.is_some();
-    // `stop` of a hand-written impl may panic before it returns its future.
-    let stop = catch::call(|| Ok(service.stop_boxed(ctx)))
-        .unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))));
-    let mut both = Both {
-        stop: Some(CatchPanic::new(stop)),
-        run,
-        stop_result: None,
-        run_result: None,
-    };
-    async move {
-        // Most stops finish in their first poll: only the others need a timer (and the
-        // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
-        let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
-        if first.is_pending() {
-            began.get_or_insert_with(Instant::now);
-            let wait = poll_fn(|cx| both.poll(cx));
-            let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
-        }
-        let finished =
-            |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
-        Stopped {
-            run: had_run.then(|| finished(both.run_result)),
-            stop: finished(both.stop_result),
-            timeout: began.map_or(Duration::ZERO, |began| {
-                deadline.saturating_duration_since(began)
-            }),
-        }
-    }
+    (ctx, deadline, began)
 }
 
-/// `stop` and the interrupted `run`, polled together.
-struct Both<'a> {
-    stop: Option<CatchPanic<BoxFuture<'a, Result<()>>>>,
-    run: Option<RunFuture<'a>>,
+/// `stop` and the interrupted `run`, each in its pinned slot, polled together.
+struct Both<'r, 'a, G> {
+    stop: Pin<&'r mut Option<G>>,
+    run: Pin<&'r mut Option<RunFuture<'a>>>,
     stop_result: Option<Result<()>>,
     run_result: Option<Result<()>>,
 }
 
-impl Both<'_> {
+impl<G: Future<Output = Result<()>>> Both<'_, '_, G> {
     /// Polls what has not returned; ready when both have.
     fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        if let Some(stop) = &mut self.stop
-            && let Poll::Ready(result) = Pin::new(stop).poll(cx)
-        {
+        if let Poll::Ready(Some(result)) = catch::poll_slot(self.stop.as_mut(), cx) {
             self.stop_result = Some(result);
-            self.stop = None;
         }
-        if let Some(run) = &mut self.run
-            && let Poll::Ready(result) = Pin::new(run).poll(cx)
-        {
+        if let Poll::Ready(Some(result)) = catch::poll_slot(self.run.as_mut(), cx) {
             self.run_result = Some(result);
-            self.run = None;
         }
         if self.stop.is_none() && self.run.is_none() {
             Poll::Ready(())

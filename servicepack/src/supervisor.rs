@@ -23,33 +23,83 @@
 //! its dependencies' stops, and decrements the count of running tasks; only the last one
 //! wakes the coordinator. Ten thousand services stopping at once thus send no message.
 //!
-//! Every idle service costs one of these tasks, so the future is kept small: the rare
-//! phases (readiness wait, retry wait, stop) are boxed, the policy is shared, and the
-//! state is built before the task is spawned.
+//! The supervisor is generic over the service type (a `ServiceDef` carries a boxed
+//! `Launch`, implemented for each `S: Service`, instead of an `Arc<dyn ...>`): the task
+//! owns the service, and `run` and `stop` borrow it from there, concurrently during a
+//! stop, without a reference count or a virtual call. `stop`'s future is held inline (the
+//! default one is a byte). `run`'s future is boxed on purpose: held inline, a typical one
+//! (a `Context` and a wait on its token, ~230 bytes) pushes the task cell past tokio's
+//! 512-byte step to 640, and allocating that 128-aligned cell, on the one thread that
+//! spawns every supervisor, cost a flat 10,000-service start ~25 % (measured), more than
+//! the box costs the worker that polls the attempt. A service with a huge `run` future
+//! thus costs its box, not a huge task. Boxed anyway, `run`'s future is type-erased, so
+//! the attempt loop's waits, the readiness wait and all the logging are not generic:
+//! each service type adds only its constructor, its `stop` and a thin loop to the binary.
+//!
+//! Every idle service costs one of these tasks, so the future is kept small (a unit test
+//! holds a trivial service's supervisor to 368 bytes, the 512-byte cell): the rare phases
+//! (readiness wait, retry wait, a stop that takes more than one poll) are boxed, the
+//! policy is shared, and the state is built before the task is spawned.
 
 use std::future::Future;
-use std::pin::Pin;
+use std::marker::PhantomData;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::catch::{self, CatchPanic, NotReady, chain};
+use crate::catch::{self, NotReady, chain};
 use crate::context::{Name, ReadyLatch};
 use crate::retry::{AfterExit, AfterFailure, Attempts};
-use crate::service::{BoxFuture, DynService};
+use crate::service::BoxFuture;
 use crate::shared::{Ending, Event, FAILED, READY, SKIPPED, Shared};
 use crate::shutdown::{self, Finished, Stopped};
-use crate::{Context, Error, Policy, Result, RunError, format_duration};
+use crate::{Context, Error, Policy, Result, RunError, Service, format_duration};
 
-/// What builds a service instance.
-pub(crate) type Factory = Box<dyn FnOnce() -> Result<Arc<dyn DynService>> + Send>;
-/// A running attempt of `run`.
-pub(crate) type RunFuture<'a> = CatchPanic<BoxFuture<'a, Result<()>>>;
+/// A service's supervisor, typed by the service, before it is spawned: what a
+/// [`ServiceDef`](crate::ServiceDef) carries instead of a type-erased service.
+pub(crate) trait Launch: Send {
+    /// Spawns the supervisor task inside `span`.
+    fn spawn(self: Box<Self>, life: Life, span: tracing::Span) -> AbortHandle;
+}
+
+/// The [`Launch`] of a service built by `construct` (called in the task, lazily).
+pub(crate) struct Lazy<S, F> {
+    construct: F,
+    service: PhantomData<fn() -> S>,
+}
+
+impl<S, F> Lazy<S, F> {
+    pub(crate) const fn new(construct: F) -> Self {
+        Self {
+            construct,
+            service: PhantomData,
+        }
+    }
+}
+
+impl<S, F> Launch for Lazy<S, F>
+where
+    S: Service,
+    F: FnOnce() -> Result<S> + Send + 'static,
+{
+    fn spawn(self: Box<Self>, life: Life, span: tracing::Span) -> AbortHandle {
+        // Always the span wrapper, even when no subscriber wants the span (entering a
+        // disabled one is a branch): one task type per service type instead of two, since
+        // tokio's task code is generic over it, and the wrapper's 40 bytes stay under the
+        // 512-byte step of the task cell.
+        tokio::spawn(supervise(life, self.construct).instrument(span)).abort_handle()
+    }
+}
+
+/// A running attempt of `run`, boxed (see the module docs).
+pub(crate) type RunFuture<'a> = BoxFuture<'a, Result<()>>;
 
 /// How one drive of a run future ended.
 enum Drive {
@@ -62,19 +112,18 @@ enum Drive {
 pub(crate) struct Supervisor {
     pub(crate) node: usize,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) factory: Factory,
+    pub(crate) launch: Box<dyn Launch>,
     pub(crate) shared: Arc<Shared>,
 }
 
 impl Supervisor {
     /// Spawns the supervisor task inside the service's `service` span.
-    pub(crate) fn spawn(self) -> tokio::task::AbortHandle {
+    pub(crate) fn spawn(self) -> AbortHandle {
         let span = tracing::error_span!("service", service = %self.shared.plan.name(self.node));
-        let disabled = span.is_disabled();
         let Self {
             node,
             policy,
-            factory,
+            launch,
             shared,
         } = self;
         let life = Life {
@@ -85,92 +134,80 @@ impl Supervisor {
             attempts: Attempts::new(policy),
             started: None,
         };
-        let task = supervise(life, factory);
-        // Without a subscriber that wants the span, skip the wrapper: smaller tasks.
-        if disabled {
-            tokio::spawn(task).abort_handle()
-        } else {
-            tokio::spawn(task.instrument(span)).abort_handle()
-        }
+        launch.spawn(life, span)
     }
 }
 
-/// The supervisor task. Its future is what every idle service costs, so what is rare
-/// (waiting for readiness, waiting to retry, stopping) is boxed and awaited, and the
-/// state is built before the task starts: an async block uses its captures in place,
-/// where an `async fn` would hold its arguments twice.
+/// The supervisor task of a service of type `S`. Its future is what every idle service
+/// costs. The service itself lives in it, and so does `stop`'s future; `run`'s future is
+/// boxed (see the module docs for why). What is rare (waiting for readiness, waiting to
+/// retry, a stop that does not finish at once) is boxed and awaited, and the state is
+/// built before the task starts: an async block uses its captures in place, where an
+/// `async fn` would hold its arguments twice.
 #[expect(
     clippy::manual_async_fn,
     reason = "an `async fn` would store `life` twice (rust-lang/rust#62958)"
 )]
-fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Send {
+fn supervise<S: Service>(
+    mut life: Life,
+    construct: impl FnOnce() -> Result<S> + Send,
+) -> impl Future<Output = ()> + Send {
     async move {
-        if !life.shared.plan.dependencies(life.node).is_empty()
-            && let Err(reason) = life.wait_for_dependencies().await
-        {
-            tracing::warn!(reason, "skipped");
-            life.ended(Ending::Skipped);
+        // What does not depend on `S` lives in `Life`'s methods: one copy in the binary,
+        // however many service types there are.
+        if !life.may_start().await {
             return;
         }
-        if life.shared.shutdown_began() {
-            tracing::warn!(reason = "shutdown began", "skipped");
-            life.ended(Ending::Skipped);
-            return;
-        }
-        let service = match catch::call(factory) {
+        let service = match catch::call(construct) {
             Ok(service) => service,
-            Err(source) => {
-                let fatal = life.final_failure(0, &source).then(|| RunError::Construct {
-                    service: life.name().to_owned(),
-                    source,
-                });
-                life.ended(Ending::Failed { fatal });
-                return;
-            }
+            Err(source) => return life.construct_failed(source),
         };
+        let service = &service;
+        // The running attempt, kept here for the rest of the task: `stop` drives an
+        // interrupted one on. `run` and `stop` both borrow the service, which the task
+        // owns. `run`'s future is boxed: inline, a typical one (~230 bytes) would push
+        // the task cell from 512 to 640 bytes, and the aligned allocation of that cell,
+        // made by the one thread that spawns every supervisor, costs start-up more than
+        // the box costs the worker that polls the attempt.
+        let mut run = pin!(None);
         // The attempt loop lives here, not in a nested future, so that the state of an
         // idle service is just the running future and the wait for its token.
         let interrupted = loop {
             if life.shared.shutdown_began() {
-                break None;
+                break false;
             }
-            let (mut run, returned) = life.begin_attempt(&*service).await;
-            let drive = if let Some(drive) = returned {
-                drive
-            } else {
-                tokio::select! {
-                    biased;
-                    result = &mut run => Drive::Returned(result),
-                    () = life.token().cancelled() => Drive::Interrupted,
-                }
+            let start = |ctx| -> RunFuture<'_> { Box::pin(service.run(ctx)) };
+            let returned = life.begin_attempt(&start, run.as_mut()).await;
+            let drive = match returned {
+                Some(drive) => drive,
+                None => watch(run.as_mut(), life.token()).await,
             };
             let result = match drive {
                 Drive::Returned(result) => result,
-                Drive::Interrupted => break Some(run),
+                Drive::Interrupted => break true,
             };
-            drop(run);
+            // Normally empty already; a readiness timeout leaves the attempt to drop.
+            run.set(None);
             let Some(delay) = life.judge(result) else {
-                break None;
+                break false;
             };
             if !Box::pin(wait(delay, &life.shared, life.token())).await {
-                break None;
+                break false;
             }
         };
-        life.ended(Ending::Abandoned);
-        if life.attempts.runs() == 0 {
-            // Never ran, so no stop: it was spawned just as shutdown began.
-            tracing::warn!(reason = "shutdown began", "skipped");
+        if !life.ran() {
             return;
         }
-        if interrupted.is_none() {
+        if !interrupted {
+            run.set(None);
             life.token().cancelled().await;
         }
         let outcome = shutdown::stop_service(
-            &*service,
+            service,
             life.ctx_name(),
             life.attempts.runs(),
             life.shared.stop_token.clone(),
-            interrupted,
+            run,
             life.attempts.policy.stop_timeout,
             life.shared.shutdown_window.get().copied(),
         )
@@ -181,7 +218,7 @@ fn supervise(mut life: Life, factory: Factory) -> impl Future<Output = ()> + Sen
 
 /// A supervisor task's state while the service lives. Dropping it marks the task
 /// finished, so even an aborted or panicking task releases its dependencies.
-struct Life {
+pub(crate) struct Life {
     node: usize,
     shared: Arc<Shared>,
     /// Whether the service has ended (no further run will start).
@@ -313,13 +350,14 @@ impl Life {
         }
     }
 
-    /// Starts an attempt: calls `run`, polls it once, and for `notify_ready` services
-    /// waits for readiness. Returns the running future, and how the attempt ended if it
-    /// did already.
-    fn begin_attempt<'s>(
-        &mut self,
-        service: &'s dyn DynService,
-    ) -> impl Future<Output = (RunFuture<'s>, Option<Drive>)> + Send + use<'_, 's> {
+    /// Starts an attempt: calls `run` (through `start`) into `slot`, polls it once, and
+    /// for `notify_ready` services waits for readiness. Returns how the attempt ended if
+    /// it did already; `None` leaves it running in `slot`.
+    fn begin_attempt<'a, 's>(
+        &'a mut self,
+        start: &dyn Fn(Context) -> RunFuture<'s>,
+        mut slot: Pin<&'a mut Option<RunFuture<'s>>>,
+    ) -> impl Future<Output = Option<Drive>> + Send + use<'a, 's> {
         // The synchronous part runs at the first poll of the returned future, which the
         // caller awaits at once; only what the readiness wait needs is carried inside.
         let attempt = self.attempts.transition_to_running();
@@ -338,19 +376,26 @@ impl Life {
             None,
         );
         // `run` of a hand-written impl may panic before it returns its future.
-        let run = catch::call(|| Ok(service.run_boxed(ctx)))
-            .unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))));
-        let mut run = CatchPanic::new(run);
+        let called = match catch::call(|| Ok(start(ctx))) {
+            Ok(run) => {
+                slot.set(Some(run));
+                None
+            }
+            Err(error) => Some(Drive::Returned(Err(error))),
+        };
         async move {
             // The first poll: `run` has begun (a plain service is ready now), and a
             // `notify_ready` service that calls `ctx.ready()` at once needs no timer and
             // no boxed wait.
-            let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut run).poll(cx)));
-            let returned = match first.await {
-                Poll::Ready(result) => Some(Drive::Returned(result)),
-                Poll::Pending => None,
-            };
-            let drive = match latch {
+            let mut returned = called;
+            if returned.is_none() {
+                let first =
+                    std::future::poll_fn(|cx| Poll::Ready(catch::poll_slot(slot.as_mut(), cx)));
+                if let Poll::Ready(result) = first.await {
+                    returned = result.map(Drive::Returned);
+                }
+            }
+            match latch {
                 None => {
                     self.mark_ready();
                     returned
@@ -359,7 +404,8 @@ impl Life {
                     let mut drive = returned;
                     if drive.is_none() && !latch.is_set() {
                         let timeout = self.attempts.policy.ready_timeout;
-                        drive = Box::pin(wait_ready(&mut run, self.token(), &latch, timeout)).await;
+                        let token = self.token();
+                        drive = Box::pin(wait_ready(slot, token, &latch, timeout)).await;
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
@@ -373,9 +419,46 @@ impl Life {
                     }
                     drive
                 }
-            };
-            (run, drive)
+            }
         }
+    }
+
+    /// Whether the service may start: its dependencies are ready and shutdown has not
+    /// begun. If not, it is reported skipped.
+    async fn may_start(&mut self) -> bool {
+        if !self.shared.plan.dependencies(self.node).is_empty()
+            && let Err(reason) = self.wait_for_dependencies().await
+        {
+            tracing::warn!(reason, "skipped");
+            self.ended(Ending::Skipped);
+            return false;
+        }
+        if self.shared.shutdown_began() {
+            tracing::warn!(reason = "shutdown began", "skipped");
+            self.ended(Ending::Skipped);
+            return false;
+        }
+        true
+    }
+
+    /// The constructor failed (or panicked): a final failure, not retried.
+    fn construct_failed(&mut self, source: Error) {
+        let fatal = self.final_failure(0, &source).then(|| RunError::Construct {
+            service: self.name().to_owned(),
+            source,
+        });
+        self.ended(Ending::Failed { fatal });
+    }
+
+    /// After the attempt loop: whether the service ran, and so has a `stop` to call. One
+    /// that never did was spawned just as shutdown began: it is reported skipped.
+    fn ran(&mut self) -> bool {
+        self.ended(Ending::Abandoned);
+        if self.attempts.runs() == 0 {
+            tracing::warn!(reason = "shutdown began", "skipped");
+            return false;
+        }
+        true
     }
 
     /// Judges how an attempt ended: the delay before the next one, or `None` when no
@@ -483,18 +566,27 @@ impl Life {
     }
 }
 
+/// Drives a running attempt until it returns or the service's token is cancelled.
+async fn watch(run: Pin<&mut Option<RunFuture<'_>>>, token: &CancellationToken) -> Drive {
+    tokio::select! {
+        biased;
+        result = catch::drive(run) => Drive::Returned(result),
+        () = token.cancelled() => Drive::Interrupted,
+    }
+}
+
 /// The readiness wait of a `notify_ready` attempt: it must call `ctx.ready()` within
-/// `ready_timeout`, or it fails (and the caller drops the run future). Returns how the
-/// attempt ended if it did, `None` when it is ready and still running.
+/// `ready_timeout`, or it fails (and the caller drops the run future, still in `run`).
+/// Returns how the attempt ended if it did, `None` when it is ready and still running.
 async fn wait_ready(
-    run: &mut RunFuture<'_>,
+    run: Pin<&mut Option<RunFuture<'_>>>,
     token: &CancellationToken,
     latch: &ReadyLatch,
     ready_timeout: Duration,
 ) -> Option<Drive> {
     tokio::select! {
         biased;
-        result = &mut *run => Some(Drive::Returned(result)),
+        result = catch::drive(run) => Some(Drive::Returned(result)),
         () = latch.wait() => None,
         () = token.cancelled() => Some(Drive::Interrupted),
         () = tokio::time::sleep(ready_timeout) => {
@@ -523,24 +615,62 @@ mod size {
     use crate::plan::Plan;
     use crate::retry::default_jitter;
 
-    /// Every idle service costs one supervisor task, so its future must stay small; a
-    /// regression here (a big local kept across an await) costs memory per service.
-    #[test]
-    fn supervisor_future_stays_small() {
+    /// The common case: a service that waits for its token.
+    struct Idle;
+
+    impl Service for Idle {
+        async fn run(&self, ctx: Context) -> Result<()> {
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }
+
+    /// A service whose `run` keeps a big buffer across an await.
+    struct Big;
+
+    impl Service for Big {
+        async fn run(&self, ctx: Context) -> Result<()> {
+            let buffer = [0_u8; 4096];
+            ctx.cancelled().await;
+            Err(format!("{}", buffer.len()).into())
+        }
+    }
+
+    fn life() -> Life {
         let (events, _inbox) = tokio::sync::mpsc::unbounded_channel();
         let plan = Arc::new(Plan::new([("x", ["y"])]).unwrap());
         let shared = Arc::new(Shared::new(plan, events, default_jitter()));
         shared.running.store(1, Ordering::Release);
-        let life = Life {
+        Life {
             node: 0,
             shared,
             ended: false,
             done: false,
             attempts: Attempts::new(Arc::new(Policy::new())),
             started: None,
-        };
-        let task = supervise(life, Box::new(|| Err("unused".into())));
+        }
+    }
+
+    fn run_size<S: Service>(service: &S) -> usize {
+        std::mem::size_of_val(&service.run(Context::detached("x")))
+    }
+
+    /// Every idle service costs one supervisor task, so its future must stay small: at
+    /// most 368 bytes keeps tokio's task cell at 512 bytes (header, scheduler, trailer and
+    /// the 128-byte alignment take the rest). A regression here (a big local kept across
+    /// an await) costs memory and start-up time per service.
+    #[test]
+    fn supervisor_future_stays_small() {
+        let task = supervise(life(), || Ok(Idle)).instrument(tracing::Span::none());
         let size = std::mem::size_of_val(&task);
-        assert!(size <= 512, "the supervisor future grew to {size} bytes");
+        assert!(
+            size <= 368,
+            "the supervisor future of a trivial service grew to {size} bytes"
+        );
+        // `run`'s future is boxed: a big one does not enlarge the task.
+        let big = supervise(life(), || Ok(Big)).instrument(tracing::Span::none());
+        let big = std::mem::size_of_val(&big);
+        assert!(run_size(&Big) > 4096);
+        assert_eq!(big, size, "a big `run` future made the supervisor grow");
     }
 }
