@@ -465,7 +465,8 @@ fn service_json(entry: &Entry) -> serde_json::Value {
         "notify_ready": policy.notify_ready,
         "ready_timeout": format_duration(policy.ready_timeout),
         "stop_timeout": format_duration(policy.stop_timeout),
-        "commands": subcommands(entry),
+        "commands": entry.commands.is_some(),
+        "subcommands": subcommands(entry),
     })
 }
 

@@ -267,8 +267,10 @@ fn services_json_has_the_fields_and_constructs_nothing() {
     );
     assert_eq!(services[1]["notify_ready"], true);
     assert_eq!(services[2]["allowed_failure"], true);
+    assert_eq!(services[2]["commands"], true);
+    assert_eq!(services[0]["commands"], false);
     assert_eq!(
-        services[2]["commands"],
+        services[2]["subcommands"],
         serde_json::json!(["up", "fail", "explode", "wait"])
     );
 }

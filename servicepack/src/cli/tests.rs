@@ -141,7 +141,8 @@ fn services_json_has_every_policy_field() {
     assert_eq!(api["retries"], 0);
     assert_eq!(api["allowed_failure"], false);
     assert_eq!(api["notify_ready"], false);
-    assert_eq!(api["commands"], serde_json::json!([]));
+    assert_eq!(api["commands"], false);
+    assert_eq!(api["subcommands"], serde_json::json!([]));
     assert_eq!(api["type"], "app::Api");
     assert_eq!(api["stop_timeout"], "30s");
     assert_eq!(api["ready_timeout"], "1m0s");
@@ -155,7 +156,8 @@ fn services_json_has_every_policy_field() {
 
     let migrator = &services[2];
     assert_eq!(migrator["allowed_failure"], true);
-    assert_eq!(migrator["commands"], serde_json::json!(["up", "down"]));
+    assert_eq!(migrator["commands"], true);
+    assert_eq!(migrator["subcommands"], serde_json::json!(["up", "down"]));
 
     let worker = &services[3];
     assert_eq!(worker["retries"], "unlimited");
