@@ -152,10 +152,11 @@ impl Context {
         self.token.is_cancelled()
     }
 
-    /// The cancellation token behind [`Context::cancelled`], to hand to libraries.
+    /// The cancellation token behind [`Context::cancelled`] (a clone: cheap, and cancelled
+    /// together with the original), to hand to libraries or move into spawned tasks.
     #[must_use]
-    pub fn token(&self) -> &CancellationToken {
-        &self.token
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
     }
 
     /// Tells the runtime that this service is ready: its dependents may start. Calling it
