@@ -23,15 +23,7 @@ pub async fn flat(n: usize, probe: Arc<Probe>) -> Timing {
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();
     spawn_flat(n, &probe, &root, &tracker);
-    let running = probe.all_entered().await;
-    let stopping = Instant::now();
-    root.cancel();
-    tracker.wait().await;
-    Timing {
-        start: running - began,
-        stop: stopping.elapsed(),
-        left: probe.all_left().map(|left| left - stopping),
-    }
+    measure(began, &probe, &root, &tracker).await
 }
 
 fn spawn_flat(n: usize, probe: &Arc<Probe>, root: &CancellationToken, tracker: &TaskTracker) {
@@ -90,6 +82,17 @@ pub async fn graph(shape: &Shape, probe: Arc<Probe>) -> Timing {
         });
     }
     tracker.close();
+    measure(began, &probe, &root, &tracker).await
+}
+
+/// Waits until every task has entered, then cancels them all and waits until they are
+/// gone: the start and stop figures of a run that began at `began`.
+async fn measure(
+    began: Instant,
+    probe: &Probe,
+    root: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Timing {
     let running = probe.all_entered().await;
     let stopping = Instant::now();
     root.cancel();
