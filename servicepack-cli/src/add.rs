@@ -2,41 +2,85 @@
 //! into `src/services/mod.rs`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::Failure;
 use crate::names::ServiceName;
 use crate::project::{Project, add_clap, add_module_line, read, write};
 use crate::scan::{Found, scan_project};
+use crate::shared::validate::{self, Backoff, Policy, Restart, Retries};
 use crate::templates::{self, render};
 
-/// How many failures are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retries {
-    /// At most this many.
-    Limited(u32),
-    /// Forever.
-    Unlimited,
+/// A duration flag: the text as given (written into the attribute) and its value (for
+/// the checks across arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dur {
+    pub(crate) text: String,
+    pub(crate) value: Duration,
 }
 
-/// What `add` was asked for.
+/// What `add` was asked for: one field per `#[service]` argument, each value already
+/// checked on its own by `shared::validate`.
 #[derive(Debug, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one field per flag argument of `#[service]`"
+)]
 pub(crate) struct Options {
     /// The project directory, if not found from the current one.
     pub(crate) project: Option<PathBuf>,
     /// The service name, kebab-case.
     pub(crate) name: String,
-    /// `retries = ...`.
     pub(crate) retries: Option<Retries>,
-    /// `delay = "..."`, already checked.
-    pub(crate) delay: Option<String>,
-    /// Names of services of the project to depend on.
+    pub(crate) delay: Option<Dur>,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) max_delay: Option<Dur>,
+    pub(crate) jitter: bool,
+    pub(crate) retry_reset: Option<Dur>,
+    pub(crate) restart: Option<Restart>,
+    /// Names of services of the project to depend on (written as type paths).
     pub(crate) depends_on: Vec<String>,
-    /// `allowed_failure`.
+    /// Names of services defined elsewhere (written as strings).
+    pub(crate) depends_on_name: Vec<String>,
     pub(crate) allowed_failure: bool,
     /// `notify_ready` and a `ctx.ready()` call.
     pub(crate) notify_ready: bool,
+    pub(crate) ready_timeout: Option<Dur>,
+    pub(crate) stop_timeout: Option<Dur>,
     /// `commands`, a `Commander` impl and its subcommand enum.
     pub(crate) commands: bool,
+    /// `new = Self::new` and that constructor.
+    pub(crate) constructor: bool,
+    /// `crate = <path>`.
+    pub(crate) krate: Option<String>,
+}
+
+impl Options {
+    /// The checks `#[service]` makes across its arguments, on these flags: the first
+    /// problem, in the attribute's words, named by its flag.
+    fn check(&self) -> Result<(), Failure> {
+        let value = |d: &Option<Dur>| d.as_ref().map(|d| d.value);
+        let policy = Policy {
+            retries: self.retries,
+            delay: value(&self.delay),
+            backoff: self.backoff,
+            max_delay: value(&self.max_delay),
+            jitter: self.jitter,
+            retry_reset: value(&self.retry_reset),
+            restart: self.restart,
+            notify_ready: self.notify_ready,
+            ready_timeout: value(&self.ready_timeout),
+            stop_timeout: value(&self.stop_timeout),
+        };
+        match policy.problems().first() {
+            Some(problem) => Err(Failure::new(format!(
+                "--{}: {}",
+                problem.key.replace('_', "-"),
+                problem.message
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Writes the service and wires it in.
@@ -46,6 +90,9 @@ pub(crate) struct Options {
 /// A bad or taken name, an unknown dependency, no project, or an I/O error.
 pub(crate) fn run(options: &Options) -> Result<(), Failure> {
     let name = ServiceName::parse(&options.name)?;
+    validate::service_name(&name.kebab, options.commands)
+        .map_err(|message| Failure::new(format!("--commands: {message}")))?;
+    options.check()?;
     let project = Project::locate(options.project.as_deref())?;
     let services = scan_project(&project.root)
         .map_err(|e| Failure::io("read", &project.root.join("src"), &e))?;
@@ -67,6 +114,7 @@ pub(crate) fn run(options: &Options) -> Result<(), Failure> {
         )));
     }
     let dependencies = resolve_dependencies(&name, &options.depends_on, &services)?;
+    check_names(&name, &options.depends_on_name, &services)?;
 
     let module_text = read(&module_file)?;
     let module_text = add_module_line(&module_text, &name.module).ok_or_else(|| {
@@ -145,7 +193,28 @@ fn resolve_dependencies(
     Ok(paths)
 }
 
-/// The `(...)` of `#[service(...)]`, empty when every argument is the default.
+/// `--depends-on-name`: service names, as the attribute takes them; a service of this
+/// project goes through `--depends-on`, which checks it at compile time.
+fn check_names(name: &ServiceName, wanted: &[String], services: &[Found]) -> Result<(), Failure> {
+    for dependency in wanted {
+        validate::service_name(dependency, false)
+            .map_err(|message| Failure::new(format!("--depends-on-name: {message}")))?;
+        if *dependency == name.kebab {
+            return Err(Failure::new(format!(
+                "`{dependency}` cannot depend on itself; drop it from --depends-on-name"
+            )));
+        }
+        if services.iter().any(|s| s.name == *dependency) {
+            return Err(Failure::new(format!(
+                "`{dependency}` is a service of this project; name it with --depends-on, which the compiler checks"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `(...)` of `#[service(...)]`, empty when every argument is the default; the
+/// arguments in the order of the documentation.
 fn attribute_args(name: &ServiceName, options: &Options, dependencies: &[String]) -> String {
     let mut args: Vec<String> = Vec::new();
     if name.needs_explicit_name() {
@@ -156,20 +225,58 @@ fn attribute_args(name: &ServiceName, options: &Options, dependencies: &[String]
         Some(Retries::Unlimited) => args.push("retries = \"unlimited\"".to_owned()),
         None => {}
     }
-    if let Some(delay) = &options.delay {
-        args.push(format!("delay = \"{delay}\""));
+    let duration = |args: &mut Vec<String>, key: &str, value: &Option<Dur>| {
+        if let Some(value) = value {
+            args.push(format!("{key} = \"{}\"", value.text));
+        }
+    };
+    duration(&mut args, "delay", &options.delay);
+    match options.backoff {
+        Some(Backoff::Exponential) => args.push("backoff = \"exponential\"".to_owned()),
+        Some(Backoff::Constant) => args.push("backoff = \"constant\"".to_owned()),
+        None => {}
     }
-    if !dependencies.is_empty() {
-        args.push(format!("depends_on = [{}]", dependencies.join(", ")));
+    duration(&mut args, "max_delay", &options.max_delay);
+    if options.jitter {
+        args.push("jitter".to_owned());
     }
-    for (on, flag) in [
+    duration(&mut args, "retry_reset", &options.retry_reset);
+    if let Some(restart) = options.restart {
+        let value = match restart {
+            Restart::OnFailure => "on-failure",
+            Restart::Always => "always",
+            Restart::Never => "never",
+        };
+        args.push(format!("restart = \"{value}\""));
+    }
+    let mut items: Vec<String> = dependencies.to_vec();
+    for name in &options.depends_on_name {
+        let item = format!("{name:?}");
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+    if !items.is_empty() {
+        args.push(format!("depends_on = [{}]", items.join(", ")));
+    }
+    for (on, text) in [
         (options.allowed_failure, "allowed_failure"),
         (options.notify_ready, "notify_ready"),
-        (options.commands, "commands"),
     ] {
         if on {
-            args.push(flag.to_owned());
+            args.push(text.to_owned());
         }
+    }
+    duration(&mut args, "ready_timeout", &options.ready_timeout);
+    duration(&mut args, "stop_timeout", &options.stop_timeout);
+    if options.commands {
+        args.push("commands".to_owned());
+    }
+    if options.constructor {
+        args.push("new = Self::new".to_owned());
+    }
+    if let Some(krate) = &options.krate {
+        args.push(format!("crate = {krate}"));
     }
     if args.is_empty() {
         String::new()
@@ -194,6 +301,7 @@ fn service_file(name: &ServiceName, options: &Options, dependencies: &[String]) 
     let args = attribute_args(name, options, dependencies);
     let ready = block(options.notify_ready, templates::SERVICE_READY);
     let commands = block(options.commands, templates::SERVICE_COMMANDS);
+    let constructor = block(options.constructor, templates::SERVICE_NEW);
     let command_test = block(options.commands, templates::SERVICE_COMMAND_TEST);
     render(
         templates::SERVICE_RS,
@@ -202,6 +310,7 @@ fn service_file(name: &ServiceName, options: &Options, dependencies: &[String]) 
             ("type", &name.type_name),
             ("args", &args),
             ("ready", &ready),
+            ("constructor", &constructor),
             ("commands", &commands),
             ("command_test", &command_test),
         ],
@@ -237,7 +346,10 @@ mod tests {
         let name = ServiceName::parse("api2").unwrap();
         let options = Options {
             retries: Some(Retries::Unlimited),
-            delay: Some("1m30s".into()),
+            delay: Some(Dur {
+                text: "1m30s".into(),
+                value: Duration::from_secs(90),
+            }),
             allowed_failure: true,
             notify_ready: true,
             commands: true,

@@ -13,17 +13,7 @@
 
 mod add;
 mod cli;
-// The very parser the runtime and `#[service(delay = ...)]` use, so that `--delay`
-// accepts exactly what the generated attribute will. It is linted in servicepack, where
-// it lives; here only `parse_duration` is used.
-#[path = "../../servicepack/src/duration.rs"]
-#[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
-mod duration;
 mod error;
-// The rule `#[service]` derives default names by, so that `list` shows the names the
-// binary registers.
-#[path = "../../servicepack-macros/src/kebab.rs"]
-mod kebab;
 mod lex;
 mod list;
 mod names;
@@ -31,6 +21,12 @@ mod new;
 mod project;
 mod remove;
 mod scan;
+// The source `#[service]` is checked with (a symlink to `servicepack-macros/src/shared`):
+// the duration parser, the default-name rule, the reserved command names and every
+// message about a bad value, so that `add` accepts and refuses exactly what the
+// attribute will, in its words, and `list` shows the names the binary registers.
+#[allow(dead_code, unreachable_pub)]
+mod shared;
 mod templates;
 
 use std::process::ExitCode;

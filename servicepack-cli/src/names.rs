@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::kebab::kebab_case;
+use crate::shared::kebab::kebab_case;
 
 /// Rust keywords (strict and reserved, all editions): not usable as a module name.
 const KEYWORDS: &[&str] = &[

@@ -11,8 +11,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::kebab::kebab_case;
 use crate::lex::{Kind, Token, lex};
+use crate::shared::kebab::kebab_case;
 
 /// A service found in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]

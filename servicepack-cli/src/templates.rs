@@ -16,11 +16,13 @@ pub(crate) const HELLO_WORLD_RS: &str = include_str!("../templates/project/hello
 pub(crate) const README_MD: &str = include_str!("../templates/project/README.md");
 /// `.gitignore`.
 pub(crate) const GITIGNORE: &str = include_str!("../templates/project/gitignore");
-/// A service file; `{{name}}`, `{{type}}`, `{{args}}`, blocks `{{ready}}`, `{{commands}}`,
-/// `{{command_test}}`.
+/// A service file; `{{name}}`, `{{type}}`, `{{args}}`, blocks `{{ready}}`,
+/// `{{constructor}}`, `{{commands}}`, `{{command_test}}`.
 pub(crate) const SERVICE_RS: &str = include_str!("../templates/service/service.rs");
 /// The `{{ready}}` block of a `notify_ready` service.
 pub(crate) const SERVICE_READY: &str = include_str!("../templates/service/ready.rs");
+/// The `{{constructor}}` block of a service built by `new = Self::new`; `{{type}}`.
+pub(crate) const SERVICE_NEW: &str = include_str!("../templates/service/new.rs");
 /// The `{{commands}}` block of a `commands` service; `{{name}}`, `{{type}}`.
 pub(crate) const SERVICE_COMMANDS: &str = include_str!("../templates/service/commands.rs");
 /// The `{{command_test}}` block of a `commands` service; `{{name}}`, `{{type}}`.
@@ -87,6 +89,7 @@ mod tests {
             ("type", "X"),
             ("args", ""),
             ("ready", SERVICE_READY),
+            ("constructor", SERVICE_NEW),
             ("commands", SERVICE_COMMANDS),
             ("command_test", SERVICE_COMMAND_TEST),
         ];

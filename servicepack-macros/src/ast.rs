@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Item, ItemStruct};
 
 use crate::ctxt::Ctxt;
-use crate::kebab::kebab_case;
+use crate::shared::kebab::kebab_case;
 
 /// The struct a `#[service]` registers.
 pub(crate) struct Input {

@@ -14,55 +14,14 @@ use syn::parse::{ParseStream, Parser};
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 use crate::ctxt::Ctxt;
-use crate::duration::parse_duration;
-
-/// Every key `#[service]` accepts, in the order of the documentation.
-pub(crate) const KEYS: [&str; 16] = [
-    "name",
-    "retries",
-    "delay",
-    "backoff",
-    "max_delay",
-    "jitter",
-    "retry_reset",
-    "restart",
-    "depends_on",
-    "allowed_failure",
-    "notify_ready",
-    "ready_timeout",
-    "stop_timeout",
-    "commands",
-    "new",
-    "crate",
-];
+use crate::shared::validate::{self, KEYS};
+pub(crate) use crate::shared::validate::{Backoff, Restart, Retries};
 
 /// A value with the spans of its key and of the value itself.
 pub(crate) struct Spanned<T> {
     pub(crate) value: T,
     pub(crate) key: Span,
     pub(crate) span: Span,
-}
-
-/// `retries = 2` or `retries = "unlimited"`.
-#[derive(Clone, Copy)]
-pub(crate) enum Retries {
-    Limited(u32),
-    Unlimited,
-}
-
-/// `backoff = "constant" | "exponential"`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backoff {
-    Constant,
-    Exponential,
-}
-
-/// `restart = "on-failure" | "always" | "never"`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Restart {
-    OnFailure,
-    Always,
-    Never,
 }
 
 /// One item of `depends_on = [...]`.
@@ -307,23 +266,7 @@ fn unwrap_group(mut expr: Expr) -> Expr {
 
 /// How a key is written, for the "say the fix" half of a message.
 fn example(key: &Ident) -> &'static str {
-    match key.unraw().to_string().as_str() {
-        "name" => "write a string: `name = \"db\"`",
-        "retries" => "write a whole number or \"unlimited\": `retries = 2`",
-        "delay" => "write a duration string: `delay = \"2s\"`",
-        "backoff" => "write `backoff = \"exponential\"` (or \"constant\", the default)",
-        "max_delay" => "write a duration string: `max_delay = \"1m\"`",
-        "retry_reset" => "write a duration string: `retry_reset = \"5m\"`",
-        "restart" => "write `restart = \"always\"`, `\"on-failure\"` or `\"never\"`",
-        "depends_on" => {
-            "write a list of service types and names: `depends_on = [Database, \"external-cache\"]`"
-        }
-        "ready_timeout" => "write a duration string: `ready_timeout = \"30s\"`",
-        "stop_timeout" => "write a duration string: `stop_timeout = \"10s\"`",
-        "new" => "write the path of a `fn() -> servicepack::Result<Self>`: `new = Self::connect`",
-        "crate" => "write the path of the servicepack crate: `crate = my_app::servicepack`",
-        _ => "see the `#[service]` documentation",
-    }
+    validate::example(&key.unraw().to_string())
 }
 
 fn required(key: &Ident, value: Option<Expr>) -> syn::Result<Expr> {
@@ -377,49 +320,27 @@ fn duration_arg(key: &Ident, value: Option<Expr>) -> syn::Result<Duration> {
         ));
     }
     let text = lit_str(key, value)?;
-    parse_duration(&text.value()).map_err(|error| syn::Error::new(text.span(), error))
+    validate::duration(&text.value()).map_err(|error| syn::Error::new(text.span(), error))
 }
 
 fn retries(key: &Ident, value: Expr) -> syn::Result<Retries> {
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
-        }) => int.base10_parse::<u32>().map(Retries::Limited).map_err(|_| {
-            syn::Error::new(
-                int.span(),
-                format!(
-                    "`retries = {int}` is too large; the most is {}, or write `retries = \"unlimited\"`",
-                    u32::MAX
-                ),
-            )
-        }),
+        }) => validate::retries_number(int.base10_digits())
+            .map_err(|message| syn::Error::new(int.span(), message)),
         Expr::Lit(ExprLit {
-            lit: Lit::Str(text), ..
-        }) => match text.value().as_str() {
-            "unlimited" => Ok(Retries::Unlimited),
-            other => Err(syn::Error::new(
-                text.span(),
-                match other.parse::<u32>() {
-                    Ok(n) => format!("write the number without quotes: `retries = {n}`"),
-                    Err(_) => format!(
-                        "unknown `retries` value {other:?}; write a whole number (`retries = 2`) or `retries = \"unlimited\"`"
-                    ),
-                },
-            )),
-        },
+            lit: Lit::Str(text),
+            ..
+        }) => validate::retries_string(&text.value())
+            .map_err(|message| syn::Error::new(text.span(), message)),
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Neg(_),
             ..
-        }) => Err(syn::Error::new_spanned(
-            value,
-            "`retries` cannot be negative; write `retries = 0` for no retries or `retries = \"unlimited\"`",
-        )),
+        }) => Err(syn::Error::new_spanned(value, validate::RETRIES_NEGATIVE)),
         Expr::Lit(ExprLit {
             lit: Lit::Float(_), ..
-        }) => Err(syn::Error::new_spanned(
-            value,
-            "`retries` must be a whole number: `retries = 2`, or `retries = \"unlimited\"`",
-        )),
+        }) => Err(syn::Error::new_spanned(value, validate::RETRIES_NOT_WHOLE)),
         _ => Err(syn::Error::new_spanned(
             value,
             format!("expected a number for `{key}`; {}", example(key)),
@@ -429,33 +350,12 @@ fn retries(key: &Ident, value: Expr) -> syn::Result<Retries> {
 
 fn backoff(key: &Ident, value: Expr) -> syn::Result<Backoff> {
     let text = lit_str(key, value)?;
-    match text.value().as_str() {
-        "exponential" => Ok(Backoff::Exponential),
-        "constant" => Ok(Backoff::Constant),
-        other => Err(syn::Error::new(
-            text.span(),
-            format!("unknown `backoff` value {other:?}; expected \"exponential\" or \"constant\""),
-        )),
-    }
+    validate::backoff(&text.value()).map_err(|message| syn::Error::new(text.span(), message))
 }
 
 fn restart(key: &Ident, value: Expr) -> syn::Result<Restart> {
     let text = lit_str(key, value)?;
-    match text.value().as_str() {
-        "on-failure" => Ok(Restart::OnFailure),
-        "always" => Ok(Restart::Always),
-        "never" => Ok(Restart::Never),
-        "on_failure" | "onfailure" | "OnFailure" => Err(syn::Error::new(
-            text.span(),
-            "write `restart = \"on-failure\"`, with a hyphen",
-        )),
-        other => Err(syn::Error::new(
-            text.span(),
-            format!(
-                "unknown `restart` value {other:?}; expected \"on-failure\", \"always\" or \"never\""
-            ),
-        )),
-    }
+    validate::restart(&text.value()).map_err(|message| syn::Error::new(text.span(), message))
 }
 
 fn depends_on(cx: &Ctxt, key: &Ident, value: Expr) -> syn::Result<Vec<Dependency>> {

@@ -2,24 +2,19 @@
 //! means alone was checked while parsing (`attr.rs`).
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use quote::ToTokens;
 use syn::ext::IdentExt;
 
 use crate::ast::Input;
-use crate::attr::{Args, Backoff, Dependency, Restart, Retries};
+use crate::attr::{Args, Dependency};
 use crate::ctxt::Ctxt;
-
-/// Top-level commands of the generated app; a service with `commands` becomes a
-/// subcommand named after the service, so it cannot take one of these names.
-const BUILT_IN_COMMANDS: [&str; 6] = ["run", "services", "graph", "check", "completions", "help"];
+use crate::shared::validate::{self, Part, Policy};
 
 /// Records every inconsistency between the arguments, and between them and the struct.
 pub(crate) fn check(cx: &Ctxt, input: &Input, args: &Args) {
     check_name(cx, input, args);
-    check_retries(cx, args);
-    check_timeouts(cx, args);
+    check_policy(cx, args);
     check_dependencies(cx, input, args);
 }
 
@@ -36,98 +31,43 @@ fn check_name(cx: &Ctxt, input: &Input, args: &Args) {
         .name
         .get()
         .map_or_else(|| input.ident().span(), |name| name.span);
-    let valid = name
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.chars().next().is_some_and(char::is_alphanumeric);
-    if !valid {
-        cx.error(
-            span,
-            format!(
-                "invalid service name {name:?}: use letters, digits, `-`, `_` and `.`, starting with a letter or digit, like `name = \"example-database\"`"
-            ),
-        );
-    } else if Args::flag(&args.commands) && BUILT_IN_COMMANDS.contains(&name.as_str()) {
-        cx.error(
-            span,
-            format!(
-                "service name {name:?} with `commands` would hide the built-in `{name}` command; choose another name with `name = \"...\"`"
-            ),
-        );
+    if let Err(message) = validate::service_name(&name, Args::flag(&args.commands)) {
+        cx.error(span, message);
     }
 }
 
-fn check_retries(cx: &Ctxt, args: &Args) {
-    let exponential = args.backoff.value() == Some(&Backoff::Exponential);
-    let delay = args.delay.value().copied().unwrap_or(Duration::ZERO);
-    if let Some(max_delay) = args.max_delay.get() {
-        if !exponential {
-            cx.error(
-                max_delay.key,
-                "`max_delay` only caps exponential backoff; add `backoff = \"exponential\"` or remove `max_delay`",
-            );
-        } else if max_delay.value < delay {
-            cx.error(
-                max_delay.span,
-                "`max_delay` is shorter than `delay`; make it at least as long as the first delay",
-            );
-        }
-    }
-    if let Some(backoff) = args.backoff.get()
-        && exponential
-        && delay.is_zero()
-    {
-        cx.error(
-            backoff.key,
-            "exponential backoff doubles the `delay`, which is zero; add a first delay like `delay = \"1s\"`",
-        );
-    }
-    if let Some(jitter) = args.jitter.get()
-        && jitter.value
-        && delay.is_zero()
-    {
-        cx.error(
-            jitter.key,
-            "`jitter` randomises the `delay`, which is zero; add `delay = \"1s\"` or remove `jitter`",
-        );
-    }
-    if args.restart.value() == Some(&Restart::Never)
-        && let Some(retries) = args.retries.get()
-        && !matches!(retries.value, Retries::Limited(0))
-    {
-        cx.error(
-            retries.key,
-            "`retries` has no effect with `restart = \"never\"`, which runs the service once; remove one of them",
-        );
-    }
-    if let Some(reset) = args.retry_reset.get()
-        && reset.value.is_zero()
-    {
-        cx.error(
-            reset.span,
-            "`retry_reset` must be longer than zero; remove it to never reset the failure count",
-        );
-    }
-}
-
-fn check_timeouts(cx: &Ctxt, args: &Args) {
-    if let Some(timeout) = args.ready_timeout.get() {
-        if !Args::flag(&args.notify_ready) {
-            cx.error(
-                timeout.key,
-                "`ready_timeout` only applies to a service that calls `ctx.ready()`; add `notify_ready` or remove `ready_timeout`",
-            );
-        } else if timeout.value.is_zero() {
-            cx.error(timeout.span, "`ready_timeout` must be longer than zero");
-        }
-    }
-    if let Some(timeout) = args.stop_timeout.get()
-        && timeout.value.is_zero()
-    {
-        cx.error(
-            timeout.span,
-            "`stop_timeout` must be longer than zero; give `stop` time to run, like `stop_timeout = \"10s\"`",
-        );
+/// The checks across arguments, written once in `shared::validate` (where the CLI reads
+/// them too); here they only get their spans.
+fn check_policy(cx: &Ctxt, args: &Args) {
+    let policy = Policy {
+        retries: args.retries.value().copied(),
+        delay: args.delay.value().copied(),
+        backoff: args.backoff.value().copied(),
+        max_delay: args.max_delay.value().copied(),
+        jitter: Args::flag(&args.jitter),
+        retry_reset: args.retry_reset.value().copied(),
+        restart: args.restart.value().copied(),
+        notify_ready: Args::flag(&args.notify_ready),
+        ready_timeout: args.ready_timeout.value().copied(),
+        stop_timeout: args.stop_timeout.value().copied(),
+    };
+    for problem in policy.problems() {
+        let spans = match problem.key {
+            "retries" => args.retries.get().map(|s| (s.key, s.span)),
+            "max_delay" => args.max_delay.get().map(|s| (s.key, s.span)),
+            "backoff" => args.backoff.get().map(|s| (s.key, s.span)),
+            "jitter" => args.jitter.get().map(|s| (s.key, s.span)),
+            "retry_reset" => args.retry_reset.get().map(|s| (s.key, s.span)),
+            "ready_timeout" => args.ready_timeout.get().map(|s| (s.key, s.span)),
+            "stop_timeout" => args.stop_timeout.get().map(|s| (s.key, s.span)),
+            other => unreachable!("validate::Policy reported a problem with `{other}`"),
+        };
+        let (key, value) = spans.expect("a problem is only reported for a key that was written");
+        let span = match problem.part {
+            Part::Key => key,
+            Part::Value => value,
+        };
+        cx.error(span, problem.message);
     }
 }
 

@@ -9,14 +9,12 @@ mod ast;
 mod attr;
 mod check;
 mod ctxt;
-#[path = "../../servicepack/src/duration.rs"]
-// Shared with `servicepack`, which uses all of it and owns its lints.
-#[allow(dead_code, unreachable_pub)]
-mod duration;
 mod expand;
 mod exports;
-mod kebab;
 mod main_attr;
+// Shared as source with `servicepack` and `servicepack-cli`, each using a part of it.
+#[allow(dead_code, unreachable_pub)]
+mod shared;
 
 use proc_macro::TokenStream;
 

@@ -177,7 +177,7 @@ fn check_signature(cx: &Ctxt, function: &ItemFn) {
     if let Some(constness) = &sig.constness {
         cx.error(constness.span, "`main` cannot be `const`; remove `const`");
     }
-    if let Some(unsafety) = &sig.unsafety {
+    if let syn::Safety::Unsafe(unsafety) = &sig.safety {
         cx.error(unsafety.span, "`main` cannot be `unsafe`; remove `unsafe`");
     }
     if let Some(abi) = &sig.abi {

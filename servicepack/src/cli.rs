@@ -23,10 +23,9 @@ const SERVICES: &str = "services";
 const GRAPH: &str = "graph";
 const CHECK: &str = "check";
 const COMPLETIONS: &str = "completions";
-const HELP: &str = "help";
-/// The commands every app has; no service with commands and no custom command may take
-/// these names.
-const BUILT_IN: [&str; 6] = [RUN, SERVICES, GRAPH, CHECK, COMPLETIONS, HELP];
+/// The commands every app has (SPEC section 3, the one list `#[service(commands)]` checks
+/// too); no service with commands and no custom command may take these names.
+const BUILT_IN: [&str; 11] = crate::builtin::BUILT_IN_COMMANDS;
 
 /// Said by `run` and `check` when the binary has no service at all.
 const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";

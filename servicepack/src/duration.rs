@@ -1,8 +1,9 @@
 //! Go duration syntax: `"500ms"`, `"10s"`, `"1m30s"`, `"1.5h"`.
 //!
-//! This file depends on `core` and `std` only: `servicepack-macros` includes it with
-//! `#[path]` so that `#[service(delay = "2s")]` is checked at compile time by the very
-//! parser that reads `RUNNER_SHUTDOWNTIMEOUT` at run time.
+//! This file depends on `core` and `std` only: `servicepack-macros` and
+//! `servicepack-cli` compile it too (`servicepack-macros/src/shared/duration.rs` is a
+//! symlink to it), so that `#[service(delay = "2s")]` is checked at compile time by the
+//! very parser that reads `RUNNER_SHUTDOWNTIMEOUT` at run time.
 
 use std::fmt;
 use std::time::Duration;

@@ -44,6 +44,8 @@
 //! `#[service]` argument, the command line, the environment, and how `run` behaves.
 
 mod app;
+// The reserved command names, shared as source with `servicepack-macros`.
+mod builtin;
 mod catch;
 mod cli;
 mod config;

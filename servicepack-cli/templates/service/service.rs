@@ -19,6 +19,7 @@ impl Service for {{type}} {
         Ok(())
     }
 }
+{{constructor}}
 {{commands}}
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The default service name: the struct ident in kebab-case.
 //!
-//! This file depends on `std` only: `servicepack-cli` includes it with `#[path]`, so
-//! that `servicepack list` shows exactly the names `#[service]` registers.
+//! This file depends on `std` only: `servicepack-cli` compiles it too (through its
+//! `src/shared` symlink), so that `servicepack list` shows exactly the names `#[service]`
+//! registers.
 
 /// `ExampleDatabase` → `example-database`, `HTTPServer` → `http-server`,
 /// `Http2Server` → `http2-server`, `snake_case` → `snake-case`.

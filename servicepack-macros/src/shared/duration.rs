@@ -1,0 +1,1 @@
+../../../servicepack/src/duration.rs

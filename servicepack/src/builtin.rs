@@ -1,0 +1,1 @@
+../../servicepack-macros/src/shared/commands.rs
