@@ -5,7 +5,9 @@
 //! value removes the line. Anywhere else a placeholder is replaced inline.
 
 /// `Cargo.toml` of a new project; `{{name}}`, `{{servicepack}}` (the dependency value).
-pub(crate) const CARGO_TOML: &str = include_str!("../templates/project/Cargo.toml");
+/// Not named `Cargo.toml`: `cargo package` leaves out a folder holding one (it is taken
+/// for another package), and the published CLI would not build.
+pub(crate) const CARGO_TOML: &str = include_str!("../templates/project/Cargo.toml.in");
 /// `src/main.rs`; `{{name}}`.
 pub(crate) const MAIN_RS: &str = include_str!("../templates/project/main.rs");
 /// `src/services/mod.rs`.
