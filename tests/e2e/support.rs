@@ -1,8 +1,9 @@
 //! Drives built binaries as a user would: spawn, read stderr line by line, send signals,
 //! check the exit code and the order of the lifecycle events.
 //!
-//! The showcase and hello binaries belong to other packages, so `cargo test` does not
-//! build them for us: [`showcase`] and [`hello`] run `$CARGO build` once per test binary.
+//! The showcase, hello and patterns binaries belong to other packages, so `cargo test`
+//! does not build them for us: [`showcase`], [`hello`] and [`patterns`] run `$CARGO build`
+//! once per test binary.
 //! `cargo test` holds the build-directory lock only while it compiles, not while the
 //! tests run, so this nested build does not wait on its parent.
 
@@ -41,13 +42,18 @@ pub(crate) fn hello() -> &'static Path {
     &built().1
 }
 
+/// The patterns example binary, built on first use.
+pub(crate) fn patterns() -> &'static Path {
+    &built().2
+}
+
 /// The tests crate's own short-timing app.
 pub(crate) fn short_showcase() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_short-showcase"))
 }
 
-fn built() -> &'static (PathBuf, PathBuf) {
-    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+fn built() -> &'static (PathBuf, PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
         // current_exe is <target>/<profile>/deps/e2e-<hash>. Building with that target
         // dir and profile reuses the parent's artifacts and puts the binaries in
@@ -72,7 +78,9 @@ fn built() -> &'static (PathBuf, PathBuf) {
         let mut build = Command::new(cargo);
         build
             .current_dir(workspace)
-            .args(["build", "-p", "showcase", "-p", "hello", "--bins"])
+            .args([
+                "build", "-p", "showcase", "-p", "hello", "-p", "patterns", "--bins",
+            ])
             .args(["--profile", profile])
             .arg("--target-dir")
             .arg(target_dir);
@@ -91,7 +99,7 @@ fn built() -> &'static (PathBuf, PathBuf) {
             );
             path
         };
-        (bin("showcase"), bin("hello"))
+        (bin("showcase"), bin("hello"), bin("patterns"))
     })
 }
 

@@ -22,6 +22,7 @@ pub(crate) struct StopTimeout;
 
 impl Service for StopTimeout {
     async fn run(&self, ctx: Context) -> Result<()> {
+        tracing::info!("running until shutdown; press Ctrl-C");
         ctx.cancelled().await;
         Ok(())
     }
@@ -40,6 +41,7 @@ pub(crate) struct HangingStop;
 
 impl Service for HangingStop {
     async fn run(&self, ctx: Context) -> Result<()> {
+        tracing::info!("running until shutdown; press Ctrl-C");
         ctx.cancelled().await;
         Ok(())
     }
