@@ -71,7 +71,7 @@ struct AddArgs {
     /// The service name, kebab-case: worker, http-api
     name: String,
     /// Failures retried before one counts: a number or "unlimited"
-    #[arg(long, value_name = "N", value_parser = validate::retries_text)]
+    #[arg(long, value_name = "N", value_parser = validate::retries_text, allow_negative_numbers = true)]
     retries: Option<Retries>,
     /// Wait before each retry, Go duration syntax: 500ms, 2s, 1m30s
     #[arg(long, value_name = "DURATION", value_parser = duration)]

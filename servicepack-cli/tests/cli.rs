@@ -31,23 +31,54 @@ fn read(path: impl AsRef<Path>) -> String {
     fs::read_to_string(path).unwrap()
 }
 
-const NEW_OUTPUT: &str = "created `app` in app
+/// What `new app` prints, given the dependency line it chose.
+fn new_output(dependency: &str) -> String {
+    format!(
+        "created `app` in app
+{dependency}
 
   cd app
   cargo run -- run         # start the services (Ctrl-C stops them)
   cargo test               # test them
   servicepack add <name>   # add a service
-";
+"
+    )
+}
+
+/// The workspace this test (and the binary under test) was built from.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap()
+}
+
+/// The `path` of `servicepack = { path = "..." }` in `manifest`.
+fn path_dependency(manifest: &str) -> &str {
+    let line = manifest
+        .lines()
+        .find(|line| line.starts_with("servicepack = "))
+        .unwrap_or_else(|| panic!("no servicepack dependency in\n{manifest}"));
+    line.strip_prefix("servicepack = { path = \"")
+        .and_then(|rest| rest.strip_suffix("\" }"))
+        .unwrap_or_else(|| panic!("not a path dependency: {line}"))
+}
 
 #[test]
 fn new_creates_a_project_with_one_commit_on_main() {
     let tmp = TempDir::new().unwrap();
-    servicepack(tmp.path(), &["new", "app"])
+    let assert = servicepack(tmp.path(), &["new", "app"])
         .assert()
         .code(0)
-        .stdout(NEW_OUTPUT)
         .stderr("");
     let root = tmp.path().join("app");
+    let manifest = read(root.join("Cargo.toml"));
+    let dependency = manifest
+        .lines()
+        .find(|line| line.starts_with("servicepack = "))
+        .unwrap();
+    assert.stdout(new_output(dependency));
     for file in [
         "Cargo.toml",
         "README.md",
@@ -58,9 +89,15 @@ fn new_creates_a_project_with_one_commit_on_main() {
     ] {
         assert!(root.join(file).is_file(), "{file} missing");
     }
-    let manifest = read(root.join("Cargo.toml"));
     assert!(manifest.contains("name = \"app\""));
-    assert!(manifest.contains("servicepack = \"0.1\""));
+    // This binary runs from its checkout: the dependency is that checkout, by a path
+    // relative to the project (so that the first commit holds no path of this machine).
+    let path = path_dependency(&manifest);
+    assert!(path.starts_with("../"), "{path}");
+    assert_eq!(
+        root.join(path).canonicalize().unwrap(),
+        workspace().join("servicepack")
+    );
     assert!(read(root.join("src/main.rs")).contains("#[servicepack::main]\nfn main() {}"));
     assert!(read(root.join("src/services/mod.rs")).contains("pub mod hello_world;"));
     let readme = read(root.join("README.md"));
@@ -136,14 +173,17 @@ fn new_in_the_current_directory_takes_its_name() {
     servicepack(&dir, &["new", ".", "--no-git"])
         .assert()
         .code(0)
-        .stdout(
-            "created `inventory` in .
+        .stdout(predicates::str::contains(
+            "created `inventory` in .\nservicepack = { path = \"../",
+        ))
+        .stdout(predicates::str::ends_with(
+            "/servicepack\" }
 
   cargo run -- run         # start the services (Ctrl-C stops them)
   cargo test               # test them
   servicepack add <name>   # add a service
 ",
-        );
+        ));
     assert!(read(dir.join("Cargo.toml")).contains("name = \"inventory\""));
 }
 
@@ -467,7 +507,8 @@ fn add_refuses_bad_retries_and_delays_as_usage_errors() {
         .assert()
         .code(2)
         .stderr(predicates::str::starts_with(
-            "error: invalid value 'many' for '--retries <N>': expected a whole number like 2, or `unlimited`",
+            "error: invalid value 'many' for '--retries <N>': unknown `retries` value \"many\"; \
+             write a whole number (`retries = 2`) or `retries = \"unlimited\"`",
         ));
 }
 

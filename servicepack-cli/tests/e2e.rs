@@ -1,10 +1,11 @@
-//! The whole flow a user follows, on one generated project: `new`, `add` twice, then
-//! the project builds, its tests pass, its binary lists the three services, and `remove`
-//! refuses to break it.
+//! The whole flow a user follows, on one generated project: `new` with no source flag,
+//! `add` twice, then the project builds, its tests pass, its binary lists the three
+//! services, and `remove` refuses to break it.
 //!
-//! The generated project depends on this workspace's servicepack by path and builds
-//! offline into `target/scaffold-e2e`, shared by every run so that only the first one
-//! compiles servicepack and tokio.
+//! The binary under test runs from this checkout, so `new` makes the project depend on
+//! it by a relative path, and the first commit holds no path of this machine. The project
+//! builds offline into `target/scaffold-e2e`, shared by every run so that only the first
+//! one compiles servicepack and tokio.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -53,6 +54,54 @@ fn cargo(dir: &Path, args: &[&str]) -> Output {
     output
 }
 
+/// Every file of the first commit is free of this machine's absolute paths: the
+/// checkout, the project's own directory, the home directory.
+fn assert_no_machine_paths(root: &Path, tmp: &Path) {
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(git(&["rev-list", "--count", "HEAD"]), "1\n");
+    let mut machine: Vec<String> = vec![
+        workspace().to_string_lossy().into_owned(),
+        workspace()
+            .canonicalize()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        tmp.to_string_lossy().into_owned(),
+        tmp.canonicalize().unwrap().to_string_lossy().into_owned(),
+    ];
+    if let Some(home) = std::env::var_os("HOME").filter(|home| home.len() > 1) {
+        machine.push(home.to_string_lossy().into_owned());
+    }
+    let files = git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(files.lines().count() >= 6, "{files}");
+    for file in files.lines() {
+        let content = git(&["show", &format!("HEAD:{file}")]);
+        for path in &machine {
+            assert!(
+                !content.contains(path.as_str()),
+                "{file} holds the absolute path {path}:\n{content}"
+            );
+        }
+        assert!(
+            !content.contains("path = \"/"),
+            "{file} has an absolute path dependency:\n{content}"
+        );
+    }
+    let manifest = git(&["show", "HEAD:Cargo.toml"]);
+    assert!(
+        manifest.contains("servicepack = { path = \"../"),
+        "{manifest}"
+    );
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -64,18 +113,10 @@ fn text(output: &Output) -> String {
 #[test]
 fn new_add_build_test_list_remove() {
     let tmp = TempDir::new().unwrap();
-    let path_arg = workspace();
-    let new = servicepack(
-        tmp.path(),
-        &[
-            "new",
-            "e2e-app",
-            "--servicepack-path",
-            path_arg.to_str().unwrap(),
-        ],
-    );
+    let new = servicepack(tmp.path(), &["new", "e2e-app"]);
     assert!(new.status.success());
     let root = tmp.path().join("e2e-app");
+    assert_no_machine_paths(&root, tmp.path());
 
     let worker = servicepack(
         &root,
