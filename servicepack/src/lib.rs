@@ -64,6 +64,9 @@ pub use runtime::plan::PlanError;
 pub use runtime::report::{Report, RunError, ShutdownCause};
 pub use runtime::runner::Runner;
 pub use runtime::shutdown::ShutdownHandle;
+pub use runtime::status::{
+    AppState, AppStatus, LastError, ServiceStatus, State, StatusHandle, Timestamp,
+};
 pub use service::{Commander, Service};
 pub use servicepack_macros::{main, service};
 

@@ -10,4 +10,9 @@ pub(crate) mod retry;
 pub(crate) mod runner;
 pub(crate) mod shared;
 pub(crate) mod shutdown;
+#[allow(
+    dead_code,
+    reason = "the writer side is wired into the supervisors next"
+)]
+pub(crate) mod status;
 pub(crate) mod supervisor;
