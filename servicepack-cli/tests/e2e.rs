@@ -156,7 +156,8 @@ fn new_add_build_test_list_remove() {
     let tests = cargo(&root, &["test"]);
     let report = text(&tests);
     for test in [
-        "beats_every_five_seconds_until_shutdown",
+        "services::hello_world::tests::runs_until_shutdown",
+        "services::hello_world::tests::beats_every_five_seconds",
         "services::worker::tests::runs_until_shutdown",
         "services::api::tests::runs_until_shutdown",
     ] {

@@ -36,26 +36,37 @@ impl Service for HelloWorld {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    use servicepack::{Runner, ServiceDef};
+    use servicepack::testing::{State, TestRun};
+    use servicepack::{Context, Service};
 
     use super::HelloWorld;
 
-    // The clock is paused: the 12 seconds pass at once, and exactly.
+    // As the app runs it: with the policy of its `#[service]` attribute, on tokio's
+    // paused clock (the minute passes at once).
     #[tokio::test(start_paused = true)]
-    async fn beats_every_five_seconds_until_shutdown() {
-        let service = HelloWorld::default();
-        let beats = Arc::clone(&service.beats);
-        let runner = Runner::new().service(ServiceDef::new("hello-world", service));
-        let shutdown = runner.shutdown_handle();
-        let (report, ()) = tokio::join!(runner.run(), async {
-            tokio::time::sleep(Duration::from_secs(12)).await;
-            shutdown.request();
-        });
+    async fn runs_until_shutdown() {
+        let run = TestRun::of::<(HelloWorld,)>();
+        run.wait_for("hello-world", State::Ready).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let report = run.shutdown().await; // as SIGTERM would
         assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
-        assert_eq!(beats.load(Ordering::Relaxed), 2);
+        assert!(run.happened_before(("hello-world", State::Ready), ("hello-world", State::Stopped)));
+    }
+
+    // The service on its own: 12 seconds are exactly two heartbeats.
+    #[tokio::test(start_paused = true)]
+    async fn beats_every_five_seconds() {
+        let service = HelloWorld::default();
+        let ctx = Context::detached("hello-world");
+        let stop = ctx.token();
+        let (result, ()) = tokio::join!(service.run(ctx), async {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+            stop.cancel();
+        });
+        result.unwrap();
+        assert_eq!(service.beats.load(Ordering::Relaxed), 2);
     }
 }

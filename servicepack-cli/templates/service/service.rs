@@ -24,20 +24,17 @@ impl Service for {{type}} {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use servicepack::{Runner, ServiceDef};
+    use servicepack::testing::{State, TestRun};
 
     use super::{{type}};
 
+    // As the app runs it: with the policy of its `#[service]` attribute, on tokio's
+    // paused clock. A dependency that is not in the tuple counts as running elsewhere.
     #[tokio::test(start_paused = true)]
     async fn runs_until_shutdown() {
-        let runner = Runner::new().service(ServiceDef::new("{{name}}", {{type}}::default()));
-        let shutdown = runner.shutdown_handle();
-        let (report, ()) = tokio::join!(runner.run(), async {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            shutdown.request();
-        });
+        let run = TestRun::of::<({{type}},)>();
+        run.wait_for("{{name}}", State::Ready).await;
+        let report = run.shutdown().await; // as SIGTERM would
         assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
     }
     {{command_test}}
