@@ -251,6 +251,12 @@ impl Runner {
         self.board.handle()
     }
 
+    /// Keeps every state change of the run, in order, for `servicepack::testing`.
+    pub(crate) fn keep_history(self) -> Self {
+        self.board.keep_history();
+        self
+    }
+
     /// Replaces the random source of `jitter`: a function returning numbers in `[0, 1)`
     /// (values outside are clamped). `0.5` means no change; `0.0` shortens a delay by
     /// 25 %, values near `1.0` lengthen it by up to 25 %. For deterministic tests.
