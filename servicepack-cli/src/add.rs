@@ -45,6 +45,8 @@ pub(crate) struct Options {
     pub(crate) allowed_failure: bool,
     /// `notify_ready` and a `ctx.ready()` call.
     pub(crate) notify_ready: bool,
+    /// `readiness = false` when `Some(false)`; `true` is the default and not written.
+    pub(crate) readiness: Option<bool>,
     pub(crate) ready_timeout: Option<Dur>,
     pub(crate) stop_timeout: Option<Dur>,
     /// `commands`, a `Commander` impl and its subcommand enum.
@@ -266,6 +268,9 @@ fn attribute_args(name: &ServiceName, options: &Options, dependencies: &[String]
         if on {
             args.push(text.to_owned());
         }
+    }
+    if options.readiness == Some(false) {
+        args.push("readiness = false".to_owned());
     }
     duration(&mut args, "ready_timeout", &options.ready_timeout);
     duration(&mut args, "stop_timeout", &options.stop_timeout);

@@ -104,6 +104,9 @@ struct AddArgs {
     /// Dependents wait for `ctx.ready()`
     #[arg(long)]
     notify_ready: bool,
+    /// false: the service does not count towards the app's readiness
+    #[arg(long, value_name = "BOOL", value_parser = validate::readiness)]
+    readiness: Option<bool>,
     /// A notify-ready service not ready in time fails that attempt [default: 60s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     ready_timeout: Option<Dur>,
@@ -194,6 +197,7 @@ impl Cli {
                     depends_on_name: names(args.depends_on_name),
                     allowed_failure: args.allowed_failure,
                     notify_ready: args.notify_ready,
+                    readiness: args.readiness,
                     ready_timeout: args.ready_timeout,
                     stop_timeout: args.stop_timeout,
                     commands: args.commands,

@@ -137,6 +137,45 @@ fn new_add_build_test_list_remove() {
     assert!(worker.status.success());
     let api = servicepack(&root, &["add", "api", "--depends-on", "worker"]);
     assert!(api.status.success());
+    // Every argument of the attribute at once: the written code compiles and its test
+    // passes.
+    let everything = servicepack(
+        &root,
+        &[
+            "add",
+            "everything",
+            "--retries",
+            "3",
+            "--delay",
+            "500ms",
+            "--backoff",
+            "exponential",
+            "--max-delay",
+            "1m",
+            "--jitter",
+            "--retry-reset",
+            "5m",
+            "--restart",
+            "always",
+            "--depends-on",
+            "hello-world",
+            "--depends-on-name",
+            "external-cache",
+            "--allowed-failure",
+            "--notify-ready",
+            "--readiness",
+            "false",
+            "--ready-timeout",
+            "30s",
+            "--stop-timeout",
+            "10s",
+            "--commands",
+            "--new",
+            "--crate",
+            "::servicepack",
+        ],
+    );
+    assert!(everything.status.success());
 
     // The generated project resolves offline from the local registry cache; its crates
     // are a subset of the workspace's, so fetching the workspace's lock file (a no-op when
@@ -160,6 +199,8 @@ fn new_add_build_test_list_remove() {
         "services::hello_world::tests::beats_every_five_seconds",
         "services::worker::tests::runs_until_shutdown",
         "services::api::tests::runs_until_shutdown",
+        "services::everything::tests::runs_until_shutdown",
+        "services::everything::tests::status_succeeds",
     ] {
         assert!(report.contains(test), "`{test}` did not run:\n{report}");
     }
@@ -184,7 +225,9 @@ fn new_add_build_test_list_remove() {
     assert_eq!(by_name("worker")["notify_ready"], true);
     assert_eq!(by_name("worker")["retries"], 2);
     assert_eq!(by_name("api")["depends_on"], serde_json::json!(["worker"]));
-    assert_eq!(services.as_array().unwrap().len(), 3);
+    assert_eq!(by_name("everything")["restart"], "always");
+    assert_eq!(by_name("everything")["counts_for_readiness"], false);
+    assert_eq!(services.as_array().unwrap().len(), 4);
 
     let refused = servicepack(&root, &["remove", "worker"]);
     assert_eq!(refused.status.code(), Some(1));

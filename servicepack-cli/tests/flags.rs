@@ -74,6 +74,8 @@ fn add_writes_every_argument_of_the_attribute_in_order() {
             "external-cache,search",
             "--allowed-failure",
             "--notify-ready",
+            "--readiness",
+            "false",
             "--ready-timeout",
             "30s",
             "--stop-timeout",
@@ -93,7 +95,7 @@ fn add_writes_every_argument_of_the_attribute_in_order() {
             "#[service(retries = 3, delay = \"500ms\", backoff = \"exponential\", max_delay = \"1m\", \
              jitter, retry_reset = \"5m\", restart = \"always\", \
              depends_on = [super::hello_world::HelloWorld, \"external-cache\", \"search\"], \
-             allowed_failure, notify_ready, ready_timeout = \"30s\", stop_timeout = \"10s\", \
+             allowed_failure, notify_ready, readiness = false, ready_timeout = \"30s\", stop_timeout = \"10s\", \
              commands, new = Self::new, crate = ::servicepack)]\n"
         ),
         "{text}"
@@ -158,6 +160,7 @@ fn add_refuses_bad_values_with_the_compilers_words() {
     refused_value("--retries", "5000000000", "N", "retries-too-large");
     refused_value("--delay", "2 seconds", "DURATION", "bad-duration");
     refused_value("--stop-timeout", "-5s", "DURATION", "negative-duration");
+    refused_value("--readiness", "no", "BOOL", "readiness-not-a-bool");
     // Written with a space, a negative number is still a value, not a flag.
     let (_tmp, root) = project();
     servicepack(&root, &["add", "w", "--retries", "-1"])

@@ -98,6 +98,7 @@ pub(crate) struct Args {
     pub(crate) depends_on: Slot<Vec<Dependency>>,
     pub(crate) allowed_failure: Slot<bool>,
     pub(crate) notify_ready: Slot<bool>,
+    pub(crate) readiness: Slot<bool>,
     pub(crate) ready_timeout: Slot<Duration>,
     pub(crate) stop_timeout: Slot<Duration>,
     pub(crate) commands: Slot<bool>,
@@ -119,6 +120,7 @@ impl Args {
             depends_on: Slot::new("depends_on"),
             allowed_failure: Slot::new("allowed_failure"),
             notify_ready: Slot::new("notify_ready"),
+            readiness: Slot::new("readiness"),
             ready_timeout: Slot::new("ready_timeout"),
             stop_timeout: Slot::new("stop_timeout"),
             commands: Slot::new("commands"),
@@ -220,6 +222,10 @@ impl Args {
             }
             "allowed_failure" => self.allowed_failure.set(cx, key, span, flag(key, value)),
             "notify_ready" => self.notify_ready.set(cx, key, span, flag(key, value)),
+            "readiness" => {
+                let counts = required(key, value).and_then(|v| bool_arg(key, v));
+                self.readiness.set(cx, key, span, counts);
+            }
             "ready_timeout" => self
                 .ready_timeout
                 .set(cx, key, span, duration_arg(key, value)),
@@ -300,6 +306,20 @@ fn flag(key: &Ident, value: Option<Expr>) -> syn::Result<bool> {
         Some(value) => Err(syn::Error::new_spanned(
             value,
             format!("`{key}` is a flag and takes no value; write `{key}` alone to turn it on"),
+        )),
+    }
+}
+
+/// `key = true` or `key = false`.
+fn bool_arg(key: &Ident, value: Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(lit),
+            ..
+        }) => Ok(lit.value),
+        value => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` takes `true` or `false`; {}", example(key)),
         )),
     }
 }
@@ -463,7 +483,7 @@ mod tests {
         let (args, errors) = parse(quote! {
             name = "db", retries = 3, delay = "1.5s", backoff = "exponential",
             max_delay = "1m", jitter, retry_reset = "5m", restart = "always",
-            depends_on = [Cache, "external"], allowed_failure, notify_ready,
+            depends_on = [Cache, "external"], allowed_failure, notify_ready, readiness = false,
             ready_timeout = "30s", stop_timeout = "10s", commands, new = Self::open,
             crate = ::servicepack,
         });
@@ -477,6 +497,7 @@ mod tests {
         assert!(args.restart.value() == Some(&Restart::Always));
         assert_eq!(args.depends_on.value().unwrap().len(), 2);
         assert!(Args::flag(&args.commands));
+        assert_eq!(args.readiness.value(), Some(&false));
         assert!(args.new.value().is_some() && args.krate.value().is_some());
     }
 

@@ -11,7 +11,7 @@ use super::commands::BUILT_IN_COMMANDS;
 use super::duration::parse_duration;
 
 /// Every key `#[service]` accepts, in the order of the documentation.
-pub(crate) const KEYS: [&str; 16] = [
+pub(crate) const KEYS: [&str; 17] = [
     "name",
     "retries",
     "delay",
@@ -23,6 +23,7 @@ pub(crate) const KEYS: [&str; 16] = [
     "depends_on",
     "allowed_failure",
     "notify_ready",
+    "readiness",
     "ready_timeout",
     "stop_timeout",
     "commands",
@@ -67,6 +68,7 @@ pub(crate) fn example(key: &str) -> &'static str {
         "depends_on" => {
             "write a list of service types and names: `depends_on = [Database, \"external-cache\"]`"
         }
+        "readiness" => "write `readiness = false` to leave the service out of the app's readiness",
         "ready_timeout" => "write a duration string: `ready_timeout = \"30s\"`",
         "stop_timeout" => "write a duration string: `stop_timeout = \"10s\"`",
         "new" => "write the path of a `fn() -> servicepack::Result<Self>`: `new = Self::connect`",
@@ -143,6 +145,18 @@ pub(crate) fn restart(text: &str) -> Result<Restart, String> {
         }
         other => Err(format!(
             "unknown `restart` value {other:?}; expected \"on-failure\", \"always\" or \"never\""
+        )),
+    }
+}
+
+/// `readiness = true | false`, from the text of a command-line value.
+pub(crate) fn readiness(text: &str) -> Result<bool, String> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!(
+            "`readiness` takes `true` or `false`; {}",
+            example("readiness")
         )),
     }
 }
