@@ -352,6 +352,19 @@ fn command_names_must_not_clash() {
     assert!(check_names(&sorted(&CYCLE), &[custom("a")]).is_ok());
 }
 
+#[test]
+fn the_names_reserved_for_the_operate_commands_clash_too() {
+    for name in ["status", "health", "ctl", "deploy", "sv"] {
+        let reason = check_names(&sorted(&APP), &[custom(name)]).unwrap_err();
+        assert!(
+            reason.contains(&format!(
+                "the custom command `{name}` and the built-in command `{name}`"
+            )),
+            "{reason}"
+        );
+    }
+}
+
 fn help(args: &[&str], custom: &[CustomCommand]) -> String {
     let error = command(INFO, &sorted(&APP), custom)
         .try_get_matches_from(args)
