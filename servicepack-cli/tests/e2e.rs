@@ -192,6 +192,18 @@ fn new_add_build_test_list_remove() {
     );
 
     cargo(&root, &["build"]);
+    // One syn in the whole build: servicepack's macros, clap's and serde's are on syn 3,
+    // and tracing comes without its syn-2 `attributes` feature.
+    let syn2 = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["tree", "--offline", "-e", "normal,build", "-i", "syn@2"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        !syn2.status.success() && String::from_utf8_lossy(&syn2.stderr).contains("did not match"),
+        "the generated project compiles syn 2:\n{}",
+        text(&syn2)
+    );
     let tests = cargo(&root, &["test"]);
     let report = text(&tests);
     for test in [
