@@ -62,6 +62,7 @@ mod shared;
 mod shutdown;
 mod signals;
 mod supervisor;
+pub mod sv;
 mod telemetry;
 
 pub use app::App;
