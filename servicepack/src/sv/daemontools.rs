@@ -2,7 +2,7 @@
 //!
 //! 18 bytes: a TAI64N stamp of the last state change (libtai scale), the pid as 4
 //! little-endian bytes (0 when down), a paused byte (non-zero after `svc -p`) and the
-//! want byte (`u` or `d`). There is no finish state: daemontools runs no `./finish`.
+//! want byte (`u` or `d`, or 0 after `svc -o`: no preference). There is no finish state: daemontools runs no `./finish`.
 
 use super::tai64::{Scale, Tai64n};
 use super::{DecodeError, Record, State, Supervisor};
@@ -20,7 +20,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let stamp = Tai64n::parse(stamp.try_into().expect("12 bytes"), "stamp")?;
     let pid = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
     let [paused, want] = [rest[4], rest[5]];
-    let wants_up = super::want_byte(Supervisor::Daemontools, want)?;
+    let want = super::want_byte(Supervisor::Daemontools, want)?;
     // `svstat`: up is a non-zero pid; "paused" only while up.
     let pid = (pid != 0).then_some(pid);
     let state = match pid {
@@ -34,7 +34,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         pid,
         since: stamp.wall_time(Scale::Libtai, "stamp")?,
         ready: None,
-        want_up: pid.is_none() && wants_up,
-        want_down: pid.is_some() && !wants_up,
+        want_up: pid.is_none() && want == Some(true),
+        want_down: pid.is_some() && want == Some(false),
     })
 }

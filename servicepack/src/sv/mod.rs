@@ -462,12 +462,21 @@ fn name_of(dir: &Path) -> String {
     .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// The want byte of runit and daemontools: `true` for `u`, `false` for `d`.
-fn want_byte(supervisor: Supervisor, byte: u8) -> Result<bool, DecodeError> {
-    match byte {
-        b'u' => Ok(true),
-        b'd' => Ok(false),
-        value => Err(DecodeError::Byte {
+/// The want byte of runit and daemontools: `Some(true)` for `u`, `Some(false)` for `d`,
+/// and for daemontools `None` for the 0 that `supervise` writes after `svc -o` (no
+/// preference: `svstat` shows neither "want up" nor "want down").
+fn want_byte(supervisor: Supervisor, byte: u8) -> Result<Option<bool>, DecodeError> {
+    match (supervisor, byte) {
+        (_, b'u') => Ok(Some(true)),
+        (_, b'd') => Ok(Some(false)),
+        (Supervisor::Daemontools, 0) => Ok(None),
+        (Supervisor::Daemontools, value) => Err(DecodeError::Byte {
+            supervisor,
+            field: "want",
+            value,
+            expected: "'u', 'd' or 0",
+        }),
+        (_, value) => Err(DecodeError::Byte {
             supervisor,
             field: "want",
             value,

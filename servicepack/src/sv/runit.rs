@@ -22,7 +22,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let stamp = Tai64n::parse(stamp.try_into().expect("12 bytes"), "stamp")?;
     let pid = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
     let [paused, want, _got_term, state] = [rest[4], rest[5], rest[6], rest[7]];
-    let wants_up = super::want_byte(Supervisor::Runit, want)?;
+    let want = super::want_byte(Supervisor::Runit, want)?;
     let state = match state {
         0 => State::Down,
         1 if paused != 0 => State::Paused,
@@ -46,7 +46,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         pid,
         since: stamp.wall_time(Scale::Libtai, "stamp")?,
         ready: None,
-        want_up: pid.is_none() && wants_up,
-        want_down: pid.is_some() && !wants_up,
+        want_up: pid.is_none() && want == Some(true),
+        want_down: pid.is_some() && want == Some(false),
     })
 }

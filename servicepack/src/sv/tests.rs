@@ -37,7 +37,7 @@ macro_rules! golden {
 
 /// Each row is what the `.txt` beside the file says (`sv status`, `svstat`,
 /// `s6-svstat -o up,wantedup,ready,paused,pid,updownfor,readyfor`).
-const GOLDEN: [Golden; 13] = [
+const GOLDEN: [Golden; 14] = [
     // run: runit: (pid 18180) 2s
     golden!(
         "runit-up",
@@ -103,6 +103,17 @@ const GOLDEN: [Golden; 13] = [
         false,
         false,
         "2026-12-01T17:06:52.331Z"
+    ),
+    // daemontools: up (pid 6593) 1 seconds (after `svc -o`: want byte 0, no preference)
+    golden!(
+        "daemontools-once",
+        Daemontools,
+        Up,
+        Some(6593),
+        None,
+        false,
+        false,
+        "2026-12-01T17:15:46.614Z"
     ),
     // daemontools: down 4 seconds, normally up
     golden!(
@@ -183,6 +194,13 @@ const GOLDEN: [Golden; 13] = [
     ),
 ];
 
+fn bytes_of(file: &str) -> &'static [u8] {
+    GOLDEN
+        .iter()
+        .find(|golden| golden.file == file)
+        .map_or_else(|| panic!("no golden file {file}"), |golden| golden.bytes)
+}
+
 #[test]
 fn golden_files_decode_as_the_real_tools_read_them() {
     for golden in &GOLDEN {
@@ -211,7 +229,7 @@ fn golden_files_decode_as_the_real_tools_read_them() {
 #[test]
 fn golden_seconds_agree_with_the_tools() {
     // runit-finishing: the tool said 3s, two seconds after `down` plus the wait.
-    let finishing = Record::decode(Supervisor::Runit, GOLDEN[2].bytes).unwrap();
+    let finishing = Record::decode(Supervisor::Runit, bytes_of("runit-finishing")).unwrap();
     let told = finishing.since + Duration::from_millis(3500);
     assert_eq!(finishing.seconds_at(told), 3);
     // A stamp in the future counts as 0 seconds, as the tools clamp it.
@@ -220,7 +238,7 @@ fn golden_seconds_agree_with_the_tools() {
 
 #[test]
 fn a_file_of_the_wrong_layout_is_an_error_naming_the_lengths() {
-    let runit = GOLDEN[0].bytes;
+    let runit = bytes_of("runit-up");
     let error = Record::decode(Supervisor::Daemontools, runit).unwrap_err();
     assert_eq!(error.to_string(), "20 bytes, but daemontools writes 18");
     let error = Record::decode(Supervisor::S6, runit).unwrap_err();
@@ -232,14 +250,14 @@ fn a_file_of_the_wrong_layout_is_an_error_naming_the_lengths() {
         error.to_string(),
         "state byte 0x07, but runit writes 0 (down), 1 (run) or 2 (finish)"
     );
-    let mut bad_want = GOLDEN[4].bytes.to_vec();
+    let mut bad_want = bytes_of("daemontools-up").to_vec();
     bad_want[17] = b'x';
     let error = Record::decode(Supervisor::Daemontools, &bad_want).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "want byte 0x78, but daemontools writes 'u' or 'd'"
+        "want byte 0x78, but daemontools writes 'u', 'd' or 0"
     );
-    let mut bad_pid = GOLDEN[7].bytes.to_vec();
+    let mut bad_pid = bytes_of("s6-up").to_vec();
     bad_pid[24] = 1;
     let error = Record::decode(Supervisor::S6, &bad_pid).unwrap_err();
     assert!(matches!(error, DecodeError::Pid { .. }), "{error}");
