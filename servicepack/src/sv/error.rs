@@ -98,7 +98,7 @@ pub enum Error {
     },
     /// `restart` sent `down`, and the service did not reach the down state in time.
     #[error(
-        "{}: still {state} {waited_secs}s after `down`; `up` was sent anyway, so it starts again once the process exits; `sv kill` ends it now, or wait longer with `--timeout`",
+        "{}: still {state} {waited_secs}s after `down`; `up` was sent anyway, so it starts again once the process exits; the `kill` command ends that process now, or give `--timeout` more time",
         dir.display()
     )]
     RestartTimeout {
@@ -107,6 +107,18 @@ pub enum Error {
         /// The state it was last seen in.
         state: super::State,
         /// How long `restart` waited, in whole seconds.
+        waited_secs: u64,
+    },
+    /// `restart` sent `up` after the down state, and the supervisor did not take it in
+    /// time.
+    #[error(
+        "{}: `up` was sent {waited_secs}s into the restart and the supervisor has not taken it; it is not reading its commands (stopped or hung): check it with `ps`",
+        dir.display()
+    )]
+    NotStarted {
+        /// The service directory.
+        dir: PathBuf,
+        /// How long `restart` waited in all, in whole seconds.
         waited_secs: u64,
     },
 }

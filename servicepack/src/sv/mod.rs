@@ -379,14 +379,15 @@ pub fn control(dir: impl AsRef<Path>, command: Control) -> Result<(), Error> {
 }
 
 /// Restarts the service of `dir`: sends `down`, waits at most `timeout` for the down
-/// state (a `./finish` script runs to its end first), then sends `up`. Returns the
-/// status once `up` was sent.
+/// state (a `./finish` script runs to its end first), then sends `up` and waits, within
+/// the same `timeout`, until the supervisor has taken it. Returns that status.
 ///
 /// # Errors
 ///
 /// The errors of [`control`] and [`status`], and [`Error::RestartTimeout`] when the
 /// service was not down in time; `up` has been sent then too, so the supervisor starts
-/// it again once the old process exits.
+/// it again once the old process exits; [`Error::NotStarted`] when the supervisor did
+/// not take `up` in time.
 pub fn restart(dir: impl AsRef<Path>, timeout: Duration) -> Result<Status, Error> {
     const POLL: Duration = Duration::from_millis(50);
     let dir = dir.as_ref();
@@ -405,7 +406,22 @@ pub fn restart(dir: impl AsRef<Path>, timeout: Duration) -> Result<Status, Error
             waited_secs: started.elapsed().as_secs(),
         });
     }
-    status(dir)
+    // The supervisor reads `u` when it gets to it; the restart is done once it has
+    // (started, or wanted up while it waits out its restart delay).
+    let started_up = |status: &Status| status.record.state != State::Down || status.record.want_up;
+    loop {
+        let status = status(dir)?;
+        if started_up(&status) {
+            return Ok(status);
+        }
+        if started.elapsed() >= timeout {
+            return Err(Error::NotStarted {
+                dir: dir.to_path_buf(),
+                waited_secs: started.elapsed().as_secs(),
+            });
+        }
+        thread::sleep(POLL.min(timeout.saturating_sub(started.elapsed())));
+    }
 }
 
 /// Which FIFO tells the supervisor is alive.
