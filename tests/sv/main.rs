@@ -27,20 +27,17 @@ fn runit_up_paused_finishing_and_down_agree_with_sv_status() {
     service.assert_agrees("paused");
     sv::control(service.dir(), Control::Cont).unwrap();
     sv::control(service.dir(), Control::Down).unwrap();
-    let finishing = service.wait_for("finishing", |status| {
-        status.record.state == State::Finishing
+    eventually("./finish to start", || service.has("finish-started"));
+    // Between the two processes runsv shows state finish with pid 0 for a moment.
+    let finishing = service.wait_for("finishing with the finish script's pid", |status| {
+        status.record.state == State::Finishing && status.record.pid.is_some()
     });
-    assert_ne!(
-        finishing.record.pid, up.record.pid,
-        "while finishing, runit shows the finish script's pid"
+    assert_ne!(finishing.record.pid, up.record.pid);
+    assert!(
+        finishing.record.want_down,
+        "finishing after `down` wants down: {finishing:?}"
     );
-    let seen = service.assert_agrees("finishing");
-    if seen.record.state == State::Finishing {
-        assert!(
-            seen.record.want_down,
-            "finishing after `down` wants down: {seen:?}"
-        );
-    }
+    service.assert_agrees("finishing");
     let down = service.wait_for("down", |status| status.record.state == State::Down);
     assert!(
         service.has("finish-ended"),
@@ -80,13 +77,11 @@ fn s6_up_paused_finishing_down_and_ready_agree_with_s6_svstat() {
     service.assert_agrees("paused");
     sv::control(service.dir(), Control::Cont).unwrap();
     sv::control(service.dir(), Control::Down).unwrap();
+    eventually("./finish to start", || service.has("finish-started"));
     let finishing = service.wait_for("finishing", |status| {
         status.record.state == State::Finishing
     });
-    assert!(
-        service.has("finish-started") && !service.has("finish-ended"),
-        "{finishing:?}"
-    );
+    assert!(!service.has("finish-ended"), "{finishing:?}");
     service.assert_agrees("finishing");
     let down = service.wait_for("down", |status| status.record.state == State::Down);
     assert!(

@@ -115,6 +115,13 @@ impl Supervised {
         supervised.wait_for("the service to be up", |status| {
             status.record.state == State::Up
         });
+        // The supervisor writes "up" as soon as it forked; until the child execs the
+        // run script it still holds the supervisor's FIFOs open (close-on-exec), so a
+        // test that kills the supervisor waits for the script to have run.
+        eventually("the run script to record its pid", || {
+            fs::read_to_string(supervised.dir.join("pids"))
+                .is_ok_and(|pids| !pids.trim().is_empty())
+        });
         supervised
     }
 
