@@ -13,7 +13,15 @@ use crate::ctxt::Ctxt;
 
 /// Top-level commands of the generated app; a service with `commands` becomes a
 /// subcommand named after the service, so it cannot take one of these names.
-const BUILT_IN_COMMANDS: [&str; 6] = ["run", "services", "graph", "check", "completions", "help"];
+const BUILT_IN_COMMANDS: [&str; 7] = [
+    "run",
+    "services",
+    "graph",
+    "check",
+    "completions",
+    "help",
+    "sv",
+];
 
 /// Records every inconsistency between the arguments, and between them and the struct.
 pub(crate) fn check(cx: &Ctxt, input: &Input, args: &Args) {

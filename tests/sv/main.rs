@@ -238,6 +238,29 @@ fn a_dead_supervisor_is_an_error_naming_the_directory_not_a_stale_status() {
 }
 
 #[test]
+fn a_damaged_status_file_is_an_error_naming_it() {
+    let service = Supervised::start(Supervisor::Runit, "api", None);
+    let path = service.dir().join("supervise/status");
+    std::fs::write(&path, b"garbage").unwrap();
+    let error = sv::status(service.dir()).unwrap_err();
+    assert!(
+        matches!(error, Error::UnknownLayout { len: 7, .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "{error}"
+    );
+    std::fs::write(&path, [0xff; 20]).unwrap();
+    let error = sv::status(service.dir()).unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error}");
+    assert!(
+        error.to_string().contains("restart the supervisor"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_directory_never_supervised_is_an_error_saying_how_to_start_one() {
     let dir = std::env::temp_dir().join(format!("servicepack-sv-none-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

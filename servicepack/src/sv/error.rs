@@ -1,7 +1,7 @@
 //! What can go wrong reading or controlling a service directory.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Supervisor;
 
@@ -54,7 +54,7 @@ pub enum Error {
         /// `supervise/status`.
         path: PathBuf,
         /// Its length in bytes.
-        len: usize,
+        len: u64,
     },
     /// The status file has the right length for its supervisor but does not decode.
     #[error("{}: {}: {source}; the file is damaged: restart the supervisor on {} so it rewrites it", dir.display(), path.display(), dir.display())]
@@ -67,12 +67,20 @@ pub enum Error {
         #[source]
         source: DecodeError,
     },
-    /// Reading a file or opening a FIFO failed for another reason.
+    /// The supervisor's files are not accessible to this user.
     #[error(
-        "{}: cannot open {}: {source}; supervise/ is usually accessible only to the user the supervisor runs as: run this as that user",
+        "{}: permission denied opening {}; supervise/ is accessible only to the user the supervisor runs as (often root): run this as that user",
         dir.display(),
         path.display()
     )]
+    PermissionDenied {
+        /// The service directory.
+        dir: PathBuf,
+        /// The file or FIFO.
+        path: PathBuf,
+    },
+    /// Reading a file or opening a FIFO failed for another reason.
+    #[error("{}: cannot read or open {}: {source}", dir.display(), path.display())]
     Io {
         /// The service directory.
         dir: PathBuf,
@@ -121,6 +129,24 @@ pub enum Error {
         /// How long `restart` waited in all, in whole seconds.
         waited_secs: u64,
     },
+}
+
+impl Error {
+    /// The error for a failed read or open of `path` in `dir`.
+    pub(crate) fn io(dir: &Path, path: PathBuf, source: io::Error) -> Self {
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            Self::PermissionDenied {
+                dir: dir.to_path_buf(),
+                path,
+            }
+        } else {
+            Self::Io {
+                dir: dir.to_path_buf(),
+                path,
+                source,
+            }
+        }
+    }
 }
 
 /// Why bytes do not decode as a supervisor's status file.

@@ -67,7 +67,7 @@ mod tests;
 
 use std::fmt;
 use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -285,31 +285,33 @@ impl Control {
 /// file says would be stale), [`Error::NotSupervised`] for a directory no supervisor
 /// ever ran, and the [`Error`] for a status file that is missing, unreadable or does
 /// not decode.
+///
+/// ```no_run
+/// let status = servicepack::sv::status("/etc/sv/api")?;
+/// println!("{}: {} (pid {:?})", status.name, status.record.state, status.record.pid);
+/// # Ok::<(), servicepack::sv::Error>(())
+/// ```
 pub fn status(dir: impl AsRef<Path>) -> Result<Status, Error> {
     let dir = dir.as_ref();
-    let (supervisor, _fifo) = probe(dir)?;
+    let (family, _fifo) = probe(dir)?;
     let path = dir.join("supervise/status");
-    let bytes = fs::read(&path).map_err(|source| match source.kind() {
+    let (bytes, file_len) = read_status(&path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => Error::NoStatus {
             dir: dir.to_path_buf(),
             path: path.clone(),
         },
-        _ => Error::Io {
-            dir: dir.to_path_buf(),
-            path: path.clone(),
-            source,
-        },
+        _ => Error::io(dir, path.clone(), source),
     })?;
     let now = SystemTime::now();
-    let supervisor = match (supervisor, bytes.len()) {
+    let supervisor = match (family, bytes.len()) {
         (Family::Libtai, runit::SIZE) => Supervisor::Runit,
         (Family::Libtai, daemontools::SIZE) => Supervisor::Daemontools,
         (Family::S6, s6::SIZE_WITHOUT_PGID | s6::SIZE_WITH_PGID) => Supervisor::S6,
-        (_, len) => {
+        (_, _) => {
             return Err(Error::UnknownLayout {
                 dir: dir.to_path_buf(),
                 path,
-                len,
+                len: file_len,
             });
         }
     };
@@ -333,6 +335,14 @@ pub fn status(dir: impl AsRef<Path>) -> Result<Status, Error> {
 ///
 /// [`Error::NotRunning`] or [`Error::NotSupervised`] as for [`status`], and
 /// [`Error::ControlFull`] when the supervisor has not read its commands for two seconds.
+///
+/// ```no_run
+/// use servicepack::sv::{self, Control};
+///
+/// // `sv down`, `svc -d` or `s6-svc -d`, whichever supervises it.
+/// sv::control("/etc/sv/api", Control::Down)?;
+/// # Ok::<(), sv::Error>(())
+/// ```
 pub fn control(dir: impl AsRef<Path>, command: Control) -> Result<(), Error> {
     let dir = dir.as_ref();
     let (family, fifo) = probe(dir)?;
@@ -355,11 +365,7 @@ pub fn control(dir: impl AsRef<Path>, command: Control) -> Result<(), Error> {
                 });
             }
             Err(source) => {
-                return Err(Error::Io {
-                    dir: dir.to_path_buf(),
-                    path,
-                    source,
-                });
+                return Err(Error::io(dir, path, source));
             }
         },
     };
@@ -370,11 +376,7 @@ pub fn control(dir: impl AsRef<Path>, command: Control) -> Result<(), Error> {
             path,
             command: command.as_str(),
         }),
-        Err(source) => Err(Error::Io {
-            dir: dir.to_path_buf(),
-            path,
-            source,
-        }),
+        Err(source) => Err(Error::io(dir, path, source)),
     }
 }
 
@@ -388,6 +390,14 @@ pub fn control(dir: impl AsRef<Path>, command: Control) -> Result<(), Error> {
 /// service was not down in time; `up` has been sent then too, so the supervisor starts
 /// it again once the old process exits; [`Error::NotStarted`] when the supervisor did
 /// not take `up` in time.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let status = servicepack::sv::restart("/etc/sv/api", Duration::from_secs(7))?;
+/// println!("{} is {} again", status.name, status.record.state);
+/// # Ok::<(), servicepack::sv::Error>(())
+/// ```
 pub fn restart(dir: impl AsRef<Path>, timeout: Duration) -> Result<Status, Error> {
     const POLL: Duration = Duration::from_millis(50);
     let dir = dir.as_ref();
@@ -435,11 +445,7 @@ enum Family {
 
 /// Finds who supervises `dir` and checks that it runs; returns the FIFO it reads.
 fn probe(dir: &Path) -> Result<(Family, fs::File), Error> {
-    let io_error = |path: PathBuf, source| Error::Io {
-        dir: dir.to_path_buf(),
-        path,
-        source,
-    };
+    let io_error = |path: PathBuf, source| Error::io(dir, path, source);
     let ok = dir.join("supervise/ok");
     match control::open(&ok).map_err(|source| io_error(ok.clone(), source))? {
         Open::Listening(file) => return Ok((Family::Libtai, file)),
@@ -462,6 +468,21 @@ fn probe(dir: &Path) -> Result<(Family, fs::File), Error> {
             dir: dir.to_path_buf(),
         }),
     }
+}
+
+/// The status file, read up to a little past the longest layout (whatever else sits at
+/// that path is not read whole), and its length.
+fn read_status(path: &Path) -> io::Result<(Vec<u8>, u64)> {
+    let file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut bytes = Vec::with_capacity(64);
+    file.take(64).read_to_end(&mut bytes)?;
+    let len = if bytes.len() < 64 {
+        bytes.len() as u64
+    } else {
+        len
+    };
+    Ok((bytes, len))
 }
 
 /// The last component of `dir`, resolving `.` and `..` when there is none.
