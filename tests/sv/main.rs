@@ -97,6 +97,18 @@ fn s6_up_paused_finishing_down_and_ready_agree_with_s6_svstat() {
     notifying.assert_agrees("ready");
 }
 
+#[test]
+fn directories_under_runsvdir_svscan_and_s6_svscan_agree_too() {
+    for supervisor in [Supervisor::Runit, Supervisor::Daemontools, Supervisor::S6] {
+        let mut service = Supervised::start_scanned(supervisor, "api");
+        let up = service.assert_agrees("up under the scanner");
+        assert_eq!(up.record.supervisor, supervisor);
+        sv::control(service.dir(), Control::Down).unwrap();
+        service.wait_for("down", |status| status.record.state == State::Down);
+        service.assert_agrees("down under the scanner");
+    }
+}
+
 /// Runs each command on two identical services, ours on one and the real tool's on the
 /// other; both must reach the outcome written beside it (state, want up, want down):
 /// the real tool shows the table is right, ours that we do the same.

@@ -4,9 +4,10 @@
 //! The tools are the Debian packages `runit`, `daemontools` and `s6`, found on `PATH`;
 //! a missing one fails the test with the package to install. Every process a test
 //! starts is killed when its [`Supervised`] guard drops, the test failing or not: the
-//! supervisor (its child handle) and every service and finish script (each writes its
-//! pid to the directory's `pids` before it does anything else). The scripts end on
-//! their own after five minutes in any case.
+//! supervisor or scanner (its child handle), every process working in the temporary
+//! directory (supervisors a scanner started, services), and every service and finish
+//! script (each writes its pid to the directory's `pids` before it does anything else).
+//! The scripts end on their own after five minutes in any case.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -75,13 +76,35 @@ impl Supervised {
         finish_secs: Option<u32>,
         files: &[(&str, &str)],
     ) -> Self {
+        Self::launch(supervisor, name, run, finish_secs, files, false)
+    }
+
+    /// A service directory `name` in a scan directory, under the supervisor's scanner
+    /// (`runsvdir`, `svscan`, `s6-svscan`), which starts the supervisor itself.
+    pub(crate) fn start_scanned(supervisor: Supervisor, name: &str) -> Self {
+        Self::launch(supervisor, name, RUN, None, &[], true)
+    }
+
+    fn launch(
+        supervisor: Supervisor,
+        name: &str,
+        run: &str,
+        finish_secs: Option<u32>,
+        files: &[(&str, &str)],
+        scanned: bool,
+    ) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let root = std::env::temp_dir().join(format!(
             "servicepack-sv-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        let dir = root.join(name);
+        let scan = root.join("scan");
+        let dir = if scanned {
+            scan.join(name)
+        } else {
+            root.join(name)
+        };
         fs::create_dir_all(&dir).expect("the temporary directory can be created");
         script(&dir.join("run"), run);
         if let Some(secs) = finish_secs {
@@ -93,13 +116,16 @@ impl Supervised {
         for (file, text) in files {
             fs::write(dir.join(file), text).expect("the service directory is writable");
         }
-        let program = match supervisor {
-            Supervisor::Runit => "runsv",
-            Supervisor::Daemontools => "supervise",
-            Supervisor::S6 => "s6-supervise",
+        let program = match (supervisor, scanned) {
+            (Supervisor::Runit, false) => "runsv",
+            (Supervisor::Daemontools, false) => "supervise",
+            (Supervisor::S6, false) => "s6-supervise",
+            (Supervisor::Runit, true) => "runsvdir",
+            (Supervisor::Daemontools, true) => "svscan",
+            (Supervisor::S6, true) => "s6-svscan",
         };
         let child = Command::new(tool(program))
-            .arg(&dir)
+            .arg(if scanned { &scan } else { &dir })
             .current_dir(&root)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -240,6 +266,25 @@ impl Drop for Supervised {
         // A run script the supervisor forked just before it died records its pid
         // within moments.
         thread::sleep(Duration::from_millis(200));
+        // What a scanner started (the supervisors) and what they started: every one
+        // works in its service directory, under our temporary root.
+        let inside: Vec<String> = fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| {
+                fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&self.root))
+            })
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|pid| pid.bytes().all(|byte| byte.is_ascii_digit()))
+            .collect();
+        if !inside.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(&inside)
+                .stderr(Stdio::null())
+                .status();
+        }
         if let Ok(pids) = fs::read_to_string(self.dir.join("pids")) {
             let pids: Vec<&str> = pids.split_whitespace().collect();
             if !pids.is_empty() {
