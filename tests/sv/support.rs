@@ -279,24 +279,26 @@ impl Drop for Supervised {
             .filter(|pid| pid.bytes().all(|byte| byte.is_ascii_digit()))
             .collect();
         if !inside.is_empty() {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .args(&inside)
-                .stderr(Stdio::null())
-                .status();
+            kill(&inside);
         }
         if let Ok(pids) = fs::read_to_string(self.dir.join("pids")) {
             let pids: Vec<&str> = pids.split_whitespace().collect();
             if !pids.is_empty() {
-                let _ = Command::new("kill")
-                    .arg("-KILL")
-                    .args(&pids)
-                    .stderr(Stdio::null())
-                    .status();
+                kill(&pids);
             }
         }
         let _ = fs::remove_dir_all(&self.root);
     }
+}
+
+/// `SIGKILL` to these pids, through the shell's `kill` (a builtin everywhere, where
+/// `/bin/kill` needs procps).
+fn kill<S: AsRef<std::ffi::OsStr>>(pids: &[S]) {
+    let _ = Command::new("sh")
+        .args(["-c", "kill -KILL \"$@\"", "sh"])
+        .args(pids)
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn script(path: &Path, text: &str) {
