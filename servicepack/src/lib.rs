@@ -55,6 +55,7 @@ pub mod prelude;
 mod registry;
 mod runtime;
 mod service;
+pub mod sv;
 pub mod testing;
 
 pub use app::App;

@@ -27,6 +27,7 @@ const COMPLETIONS: &str = "completions";
 /// The commands every app has (SPEC section 3, the one list `#[service(commands)]` checks
 /// too); no service with commands and no custom command may take these names.
 const BUILT_IN: [&str; 11] = crate::builtin::BUILT_IN_COMMANDS;
+const SV: &str = crate::sv::cli::NAME;
 
 /// Said by `run` and `check` when the binary has no service at all.
 const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
@@ -97,6 +98,7 @@ pub(crate) fn main(
             clap_complete::generate(shell, &mut command, info.bin_name, &mut out);
             Ok(())
         }
+        SV => return crate::sv::cli::run(sub, format),
         _ => return user_command(name, sub, entries, custom, format),
     };
     match written {
@@ -206,7 +208,8 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
                         .required(true)
                         .value_parser(clap::value_parser!(clap_complete::Shell)),
                 ),
-        );
+        )
+        .subcommand(crate::sv::cli::command());
     for entry in entries {
         if let Some(commands) = entry.commands {
             let service = Command::new(entry.name)

@@ -348,6 +348,11 @@ fn command_names_must_not_clash() {
         reason.contains("the custom command `seed` and the custom command `seed`"),
         "{reason}"
     );
+    let reason = check_names(&sorted(&APP), &[custom("sv")]).unwrap_err();
+    assert!(
+        reason.contains("the custom command `sv` and the built-in command `sv`"),
+        "{reason}"
+    );
     // A service without commands adds no command, so its name clashes with nothing.
     assert!(check_names(&sorted(&CYCLE), &[custom("a")]).is_ok());
 }
