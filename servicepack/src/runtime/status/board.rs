@@ -198,6 +198,13 @@ impl StatusBoard {
         self.changed();
     }
 
+    /// The current (or last) attempt of service `node`.
+    pub(crate) fn attempt(&self, node: usize) -> u32 {
+        self.services
+            .get()
+            .map_or(0, |services| lock(&services.cells[node]).attempt)
+    }
+
     fn changed(&self) {
         self.version.fetch_add(1, Ordering::SeqCst);
         // A reader registers in `waiting` before it reads the version: either it sees
