@@ -3,7 +3,7 @@
 //! from a [`StatusHandle`](crate::StatusHandle).
 //!
 //! The app binds the listener before the first service starts ([`start`]) and keeps the
-//! returned [`Running`] until the process ends. Everything but the variables is behind the
+//! returned endpoint until the process ends. Everything but the variables is behind the
 //! `ops` cargo feature (on by default).
 
 pub(crate) mod config;
@@ -28,14 +28,13 @@ mod tests;
 mod text;
 
 #[cfg(feature = "ops")]
-pub(crate) use running::{Running, start};
+pub(crate) use running::start;
 
 #[cfg(not(feature = "ops"))]
-pub(crate) use disabled::{Running, start};
+pub(crate) use disabled::start;
 
 #[cfg(feature = "ops")]
 mod running {
-    use std::net::SocketAddr;
     use std::sync::Arc;
 
     use super::access::Access;
@@ -47,19 +46,7 @@ mod running {
     /// The endpoint while it serves; dropping it stops accepting.
     #[derive(Debug)]
     pub(crate) struct Running {
-        addr: SocketAddr,
         task: tokio::task::JoinHandle<()>,
-    }
-
-    impl Running {
-        /// The address it listens on (the real port when `OPS_ADDR` said 0).
-        #[cfg_attr(
-            not(test),
-            expect(dead_code, reason = "the log line says it; the tests read it")
-        )]
-        pub(crate) fn addr(&self) -> SocketAddr {
-            self.addr
-        }
     }
 
     impl Drop for Running {
@@ -100,7 +87,7 @@ mod running {
         });
         let task = tokio::spawn(server::accept(listener, endpoint));
         tracing::info!(addr = %local, "ops endpoint listening on http://{local}/");
-        Ok(Some(Running { addr: local, task }))
+        Ok(Some(Running { task }))
     }
 }
 

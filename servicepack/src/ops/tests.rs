@@ -11,33 +11,18 @@ use super::config::Token;
 use super::routes::Endpoint;
 use super::server::{self, HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS};
 use crate::State;
-use crate::runtime::status::{BoardEntry, Phase, StatusBoard};
+use crate::runtime::plan::Plan;
+use crate::runtime::status::{Phase, StatusBoard};
 
 const TOKEN: &str = "0123456789abcdef";
 
-/// A board of `db` (counts), `api` (depends on db) and `batch` (outside readiness).
+/// A board of `db` (counts), `api` (depends on db) and `batch` (an allowed failure
+/// outside readiness, depends on db).
 fn board() -> Arc<StatusBoard> {
+    let plan = Plan::new([("db", vec![]), ("api", vec!["db"]), ("batch", vec!["db"])])
+        .expect("a valid plan");
     let board = StatusBoard::new();
-    board.plan([
-        BoardEntry {
-            name: "db",
-            depends_on: &[],
-            allowed_failure: false,
-            counts_for_readiness: true,
-        },
-        BoardEntry {
-            name: "api",
-            depends_on: &["db"],
-            allowed_failure: false,
-            counts_for_readiness: true,
-        },
-        BoardEntry {
-            name: "batch",
-            depends_on: &["db"],
-            allowed_failure: true,
-            counts_for_readiness: false,
-        },
-    ]);
+    board.plan(Arc::new(plan), [(false, true), (false, true), (true, false)]);
     board
 }
 
