@@ -86,7 +86,7 @@ mod running {
             user,
         });
         let task = tokio::spawn(server::accept(listener, endpoint));
-        tracing::info!(addr = %local, "ops endpoint listening on http://{local}/");
+        tracing::info!(addr = %local, "ops endpoint listening");
         Ok(Some(Running { task }))
     }
 }

@@ -22,7 +22,10 @@ fn board() -> Arc<StatusBoard> {
     let plan = Plan::new([("db", vec![]), ("api", vec!["db"]), ("batch", vec!["db"])])
         .expect("a valid plan");
     let board = StatusBoard::new();
-    board.plan(Arc::new(plan), [(false, true), (false, true), (true, false)]);
+    board.plan(
+        Arc::new(plan),
+        [(false, true), (false, true), (true, false)],
+    );
     board
 }
 
