@@ -96,6 +96,8 @@ pub mod __private {
     pub use linkme;
 
     pub use crate::app::{AppInfo, main};
+    #[cfg(feature = "ops")]
+    pub use crate::ops::bench as ops;
     pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};

@@ -202,7 +202,7 @@ impl Config {
             errors.push(error);
             false
         });
-        let ops = crate::ops::config::from_lookup(&read, &mut errors);
+        let ops = crate::ops::config::from_lookup(read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
         }

@@ -445,7 +445,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_ten_seconds() {
         let read = client.read(&mut buf).await.unwrap();
         assert!(buf[..read].starts_with(b"HTTP/1.1 200 OK"));
         // Idle, but not long enough to be closed.
-        tokio::time::sleep(IDLE_TIMEOUT - Duration::from_secs(1)).await;
+        tokio::time::sleep(IDLE_TIMEOUT.saturating_sub(Duration::from_secs(1))).await;
     }
     let started = tokio::time::Instant::now();
     let mut rest = Vec::new();
@@ -527,11 +527,11 @@ mod fuzz {
         runtime.block_on(async {
             let endpoint = local(&board());
             let (mut client, served) = tokio::io::duplex(1 << 16);
-            let server = tokio::spawn(server::serve_connection(served, endpoint));
+            let task = tokio::spawn(server::serve_connection(served, endpoint));
             let _ = client.write_all(bytes).await;
             let _ = client.shutdown().await;
             let out = read_all(&mut client).await;
-            let ended = tokio::time::timeout(Duration::from_secs(30), server).await;
+            let ended = tokio::time::timeout(Duration::from_secs(30), task).await;
             let joined = ended.expect("the connection ends");
             assert!(joined.is_ok(), "the connection task panicked");
             assert!(out.is_empty() || out.starts_with("HTTP/1.1 "), "{out}");
