@@ -154,19 +154,24 @@ impl<C: Future> Future for Deadline<'_, C> {
         if self.connection.as_mut().poll(cx).is_ready() {
             return Poll::Ready(());
         }
-        // Polling the connection may have moved the phase: re-arm before waiting.
+        // Polling the connection may have moved the phase. The timer is only ever moved
+        // earlier here; a timer that fires before the phase's deadline is re-armed then.
+        // So a request costs no timer update unless it makes the deadline come sooner.
         loop {
             let deadline = self.watch.deadline();
-            if self.sleep.deadline() != deadline {
+            if deadline < self.sleep.deadline() {
                 self.sleep.as_mut().reset(deadline);
             }
             match self.sleep.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(()) if Instant::now() >= self.watch.deadline() => {
-                    // Dropping the connection closes it.
-                    return Poll::Ready(());
+                Poll::Ready(()) => {
+                    let deadline = self.watch.deadline();
+                    if Instant::now() >= deadline {
+                        // Dropping the connection closes it.
+                        return Poll::Ready(());
+                    }
+                    self.sleep.as_mut().reset(deadline);
                 }
-                Poll::Ready(()) => {}
             }
         }
     }

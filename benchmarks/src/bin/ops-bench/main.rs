@@ -270,11 +270,11 @@ async fn wrk(options: &Options, url: &str) -> std::result::Result<(f64, String),
 }
 
 /// Flat 10,000: start (until ready) and stop, with and without the endpoint serving,
-/// interleaved, 5 times each; medians.
+/// interleaved, 15 times each; medians.
 async fn start_stop_figures() -> std::result::Result<(), String> {
     let mut without = (Vec::new(), Vec::new());
     let mut with = (Vec::new(), Vec::new());
-    for round in 0..10 {
+    for round in 0..30 {
         let serve = round % 2 == 1;
         let runner = Runner::new()
             .services((0..10_000).map(|i| ServiceDef::new(format!("service-{i:05}"), Idle)));
@@ -309,7 +309,7 @@ async fn start_stop_figures() -> std::result::Result<(), String> {
     let (a, b) = (median(&mut without.0), median(&mut with.0));
     let (c, d) = (median(&mut without.1), median(&mut with.1));
     println!(
-        "\n| flat 10,000 (median of 5) | without endpoint | with endpoint | ratio |\n|---|---:|---:|---:|"
+        "\n| flat 10,000 (median of 15) | without endpoint | with endpoint | ratio |\n|---|---:|---:|---:|"
     );
     println!(
         "| start (until ready) | {a:?} | {b:?} | {:.2} |",
