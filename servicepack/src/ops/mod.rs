@@ -73,7 +73,8 @@ mod running {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|error| format!("cannot listen on {OPS_ADDR}={addr}: {error}"))?;
-        let local = server::local_addr(&listener)
+        let local = listener
+            .local_addr()
             .map_err(|error| format!("cannot listen on {OPS_ADDR}={addr}: {error}"))?;
         let user = recorder::install();
         if user.is_none() {

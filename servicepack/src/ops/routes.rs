@@ -195,7 +195,8 @@ async fn read_body<B: Body>(headers: &hyper::HeaderMap, body: B) -> Option<Respo
                 )));
             };
             if let Some(data) = frame.data_ref() {
-                read += data.remaining_len();
+                read = read
+                    .saturating_add(u64::try_from(bytes::Buf::remaining(data)).unwrap_or(u64::MAX));
                 if read > MAX_BODY {
                     return Some(too_large());
                 }
@@ -211,16 +212,6 @@ async fn read_body<B: Body>(headers: &hyper::HeaderMap, body: B) -> Option<Respo
                 "the request body did not arrive in time",
             )))
         })
-}
-
-trait RemainingLen {
-    fn remaining_len(&self) -> u64;
-}
-
-impl<T: bytes::Buf> RemainingLen for T {
-    fn remaining_len(&self) -> u64 {
-        self.remaining() as u64
-    }
 }
 
 fn too_large() -> Response<ResponseBody> {
