@@ -359,3 +359,51 @@ fn bad_ops_variables_exit_2_naming_them() {
         }
     }
 }
+
+#[test]
+fn connections_past_256_are_closed_and_the_endpoint_keeps_answering() {
+    use std::io::{Read, Write};
+
+    let (app, addr) = start("127.0.0.1:0", &[("SERVICES_ENABLED", "hello-world")]);
+    let mut open = Vec::new();
+    for _ in 0..256 {
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, PATIENCE).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        // An answered request proves the connection holds one of the 256 slots.
+        stream
+            .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0; 512];
+        let read = stream.read(&mut buf).unwrap();
+        assert!(
+            buf[..read].starts_with(b"HTTP/1.1 200"),
+            "connection {}",
+            open.len()
+        );
+        open.push(stream);
+    }
+    let mut refused = std::net::TcpStream::connect_timeout(&addr, PATIENCE).unwrap();
+    refused.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = refused.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = [0; 512];
+    let read = refused.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the 257th connection was served: {read:?}"
+    );
+    drop(open);
+    // Once the server has seen the clients go, their slots are free again.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let request = b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        if exchange(addr, request).is_ok_and(|reply| reply.status == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no slot came free in {PATIENCE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(app);
+}
