@@ -184,15 +184,19 @@ fn chromium(dir: &Path, args: &[&str], url: &str) -> std::process::Output {
         .spawn()
         .expect("chromium starts");
     let pid = child.id();
-    // Bounded: a hung browser is killed, and the test fails below.
+    // Bounded: a browser still running after the wait is killed, and the test fails below.
+    // The watchdog kills only while the browser is known to be running (no pid reuse).
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
-        std::thread::sleep(PATIENCE * 2);
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
+        if finished.recv_timeout(PATIENCE * 2).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
     });
     let output = child.wait_with_output().expect("chromium runs");
-    drop(watchdog);
+    let _ = done.send(());
+    let _ = watchdog.join();
     output
 }
 
