@@ -184,7 +184,7 @@ struct Watched<I> {
     watch: Arc<Watch>,
     /// A replacement being written: the bytes, how many went out, and the length of
     /// hyper's buffer to report once they all did.
-    replacing: Option<(&'static [u8], usize, usize)>,
+    replacing: Option<(Vec<u8>, usize, usize)>,
 }
 
 impl<I> Watched<I> {
@@ -197,32 +197,36 @@ impl<I> Watched<I> {
     }
 }
 
-/// What hyper writes for a head it refuses, and what goes out instead. Our own answers
-/// always have a body, so `content-length: 0` marks hyper's.
-const REPLACEMENTS: [(&[u8], &[u8]); 2] = [
-    (
-        b"HTTP/1.1 400 ",
-        b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 45\r\nconnection: close\r\n\r\n{\"error\":\"the request is not valid HTTP/1.1\"}",
-    ),
-    (
-        b"HTTP/1.1 431 ",
-        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: 55\r\nconnection: close\r\n\r\n{\"error\":\"the request head is larger than 16384 bytes\"}",
-    ),
-];
-
-fn replacement(buf: &[u8]) -> Option<&'static [u8]> {
+/// The answer to send instead of `buf` when `buf` is one of hyper's own error answers: a
+/// whole head, status 4xx or 5xx, `content-length: 0` (our answers always have a body).
+fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
     let head_end = buf.windows(4).position(|window| window == b"\r\n\r\n")?;
-    let head = &buf[..head_end + 2];
-    let empty = head
-        .windows(19)
-        .any(|window| window.eq_ignore_ascii_case(b"\r\ncontent-length: 0"));
-    if !empty || head_end + 4 != buf.len() {
+    if head_end + 4 != buf.len() {
         return None;
     }
-    REPLACEMENTS
-        .iter()
-        .find(|(status, _)| buf.starts_with(status))
-        .map(|&(_, replacement)| replacement)
+    let head = std::str::from_utf8(&buf[..head_end + 2]).ok()?;
+    let empty = head
+        .to_ascii_lowercase()
+        .contains("\r\ncontent-length: 0\r\n");
+    let status_line = head.lines().next()?;
+    let rest = status_line.strip_prefix("HTTP/1.1 ")?;
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    if !empty || !(code.starts_with('4') || code.starts_with('5')) || code.len() != 3 {
+        return None;
+    }
+    let message = match code {
+        "400" => "the request is not valid HTTP/1.1".to_owned(),
+        "431" => "the request head is larger than 16384 bytes".to_owned(),
+        _ => reason.to_ascii_lowercase(),
+    };
+    let body = serde_json::json!({ "error": message }).to_string();
+    Some(
+        format!(
+            "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
@@ -253,16 +257,19 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
             }
         }
         // hyper hands the same buffer again until we report it written.
-        while let Some((bytes, written, reported)) = self.replacing {
-            if written == bytes.len() {
-                self.replacing = None;
+        let this = &mut *self;
+        while let Some((bytes, written, reported)) = &mut this.replacing {
+            if *written == bytes.len() {
+                let reported = *reported;
+                this.replacing = None;
                 return Poll::Ready(Ok(reported));
             }
-            let sent = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &bytes[written..]))?;
+            let sent =
+                std::task::ready!(Pin::new(&mut this.io).poll_write(cx, &bytes[*written..]))?;
             if sent == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.replacing = Some((bytes, written + sent, reported));
+            *written += sent;
         }
         Poll::Ready(Ok(0))
     }

@@ -22,6 +22,10 @@ fn run(bytes: &[u8]) {
         let joined = ended.expect("the connection ends");
         assert!(joined.is_ok(), "the connection task panicked");
         assert!(out.is_empty() || out.starts_with("HTTP/1.1 "), "{out}");
+        // Every error answer, ours or hyper's, carries a JSON error.
+        if out.starts_with("HTTP/1.1 4") || out.starts_with("HTTP/1.1 5") {
+            assert!(out.contains("\r\n\r\n{\"error\":\""), "{out}");
+        }
     });
 }
 
