@@ -3,6 +3,9 @@
 
 mod config;
 mod patterns;
+mod http;
+mod ops;
+mod ops_tools;
 mod short;
 mod showcase;
 mod support;

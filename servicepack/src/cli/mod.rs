@@ -128,7 +128,7 @@ fn run(
                 "running app"
             );
             let defs = enabled.into_iter().map(ServiceDef::from_entry).collect();
-            app::run(pre_run, post_stop, defs, config)
+            app::run(info, pre_run, post_stop, defs, config)
         }
         Err((code, reason)) => {
             telemetry::exit_reason(config.log.format, code, &reason);
