@@ -39,6 +39,8 @@ pub(crate) struct Config {
     pub(crate) log: LogConfig,
     /// `ENV`, as given (`prod` when unset).
     pub(crate) env: String,
+    /// `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `READY_FD` (SPEC §7).
+    pub(crate) notify: super::notify::NotifyConfig,
 }
 
 /// How logs are written.
@@ -183,6 +185,7 @@ impl Config {
             }
         });
         let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
+        let notify = super::notify::NotifyConfig::from_lookup(read);
 
         let shutdown_timeout = shutdown_timeout.unwrap_or_else(|error| {
             errors.push(error);
@@ -200,6 +203,10 @@ impl Config {
             errors.push(error);
             false
         });
+        let notify = notify.unwrap_or_else(|error| {
+            errors.push(error);
+            super::notify::NotifyConfig::default()
+        });
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
         }
@@ -212,6 +219,7 @@ impl Config {
                 add_source,
             },
             env,
+            notify,
         })
     }
 

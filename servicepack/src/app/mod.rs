@@ -2,6 +2,7 @@
 //! `main` that `#[servicepack::main]` calls.
 
 pub(crate) mod config;
+pub(crate) mod notify;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
 
