@@ -50,6 +50,7 @@ mod duration;
 mod error;
 mod policy;
 pub mod prelude;
+mod probe;
 mod registry;
 mod runtime;
 mod service;

@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::app::config::{Config, ConfigErrors, LogFormat};
 use crate::app::telemetry;
 use crate::app::{self, App, AppInfo, CustomCommand};
+use crate::probe;
 use crate::registry::Entry;
 use crate::runtime::plan::Plan;
 use crate::{Backoff, Restart, Retries, ServiceDef, format_duration};
@@ -27,7 +28,16 @@ const COMPLETIONS: &str = "completions";
 const HELP: &str = "help";
 /// The commands every app has; no service with commands and no custom command may take
 /// these names.
-const BUILT_IN: [&str; 6] = [RUN, SERVICES, GRAPH, CHECK, COMPLETIONS, HELP];
+const BUILT_IN: [&str; 8] = [
+    RUN,
+    SERVICES,
+    GRAPH,
+    CHECK,
+    COMPLETIONS,
+    HELP,
+    probe::HEALTH,
+    probe::STATUS,
+];
 
 /// Said by `run` and `check` when the binary has no service at all.
 const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
@@ -90,6 +100,8 @@ pub(crate) fn main(
                 }
             };
         }
+        probe::HEALTH => return probe::health(sub, format),
+        probe::STATUS => return probe::status(sub, format),
         COMPLETIONS => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")
@@ -199,6 +211,8 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
             Command::new(CHECK)
                 .about("Check the registry: duplicate names and dependency cycles fail, external dependencies are listed"),
         )
+        .subcommand(probe::health_command())
+        .subcommand(probe::status_command())
         .subcommand(
             Command::new(COMPLETIONS)
                 .about("Print a shell completion script")
