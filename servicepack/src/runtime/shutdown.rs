@@ -202,7 +202,6 @@ fn begin_stop(
     stop_timeout: Duration,
     window: Option<(Instant, Instant)>,
 ) -> (Context, Instant, Option<Instant>) {
-    tracing::info!("stopping");
     // The deadline is the smaller of `stop_timeout` from now and the budget's end. When
     // `stop_timeout` is longer than the whole budget (the defaults: 30 s and 10 s), the
     // budget decides without reading the clock, which matters when thousands stop.
