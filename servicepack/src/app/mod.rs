@@ -315,7 +315,15 @@ pub(crate) fn run(
     let runner = Runner::new()
         .services(defs)
         .shutdown_timeout(config.shutdown_timeout);
-    block_on(format, lifecycle(pre_run, post_stop, runner, format))
+    let status = runner.status();
+    block_on(
+        format,
+        notify::alongside(
+            &config.notify,
+            status,
+            lifecycle(pre_run, post_stop, runner, format),
+        ),
+    )
 }
 
 async fn lifecycle(

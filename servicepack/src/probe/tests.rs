@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 
 use super::*;
 use crate::State;
-use crate::runtime::status::{AppIdentity, BoardEntry, Phase, StatusBoard};
+use crate::runtime::plan::Plan;
+use crate::runtime::status::{AppIdentity, Phase, StatusBoard};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -195,20 +196,12 @@ fn answer(
 fn showcase() -> Arc<StatusBoard> {
     let board = StatusBoard::new();
     board.set_info(AppIdentity::new("showcase", "0.1.0", "prod"));
-    board.plan([
-        BoardEntry {
-            name: "example-database",
-            depends_on: &[],
-            allowed_failure: false,
-            counts_for_readiness: true,
-        },
-        BoardEntry {
-            name: "example-api",
-            depends_on: &["example-database"],
-            allowed_failure: false,
-            counts_for_readiness: true,
-        },
-    ]);
+    let plan = Plan::new([
+        ("example-database", vec![]),
+        ("example-api", vec!["example-database"]),
+    ])
+    .unwrap();
+    board.plan(Arc::new(plan), [(false, true), (false, true)]);
     board
 }
 

@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::State;
-use crate::runtime::status::{BoardEntry, Phase, StatusBoard};
+use crate::runtime::plan::Plan;
+use crate::runtime::status::{Phase, StatusBoard};
 
 /// Generous: a loaded 2-core machine; on paused time it costs nothing.
 const WAIT: Duration = Duration::from_secs(60);
@@ -43,14 +44,18 @@ impl Drop for TempDir {
     }
 }
 
+/// Plans independent services `(name, counts towards readiness)` on `board`.
+fn plan(board: &StatusBoard, names: &[(&'static str, bool)]) {
+    let plan = Plan::new(names.iter().map(|&(name, _)| (name, [""; 0]))).unwrap();
+    board.plan(
+        Arc::new(plan),
+        names.iter().map(|&(_, counts)| (false, counts)),
+    );
+}
+
 fn board(names: &[(&'static str, bool)]) -> Arc<StatusBoard> {
     let board = StatusBoard::new();
-    board.plan(names.iter().map(|&(name, counts)| BoardEntry {
-        name,
-        depends_on: &[],
-        allowed_failure: false,
-        counts_for_readiness: counts,
-    }));
+    plan(&board, names);
     board
 }
 
@@ -111,12 +116,7 @@ async fn systemd_hears_status_ready_and_stopping_in_order() {
     let board = StatusBoard::new();
     let (finish, task) = start(systemd(SocketName::Path(path), None), &board);
 
-    board.plan(["db", "api"].map(|name| BoardEntry {
-        name,
-        depends_on: &[],
-        allowed_failure: false,
-        counts_for_readiness: true,
-    }));
+    plan(&board, &[("db", true), ("api", true)]);
     assert_eq!(next(&socket).await, "STATUS=0/2 services ready");
     set(&board, 0, State::Ready);
     assert_eq!(next(&socket).await, "STATUS=1/2 services ready");
