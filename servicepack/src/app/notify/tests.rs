@@ -298,3 +298,21 @@ fn an_allowed_failure_leaves_the_count() {
     );
     assert_eq!(progress.step(&board.handle().snapshot()), []);
 }
+
+#[test]
+fn stopping_is_said_before_the_count_it_explains() {
+    let board = board(&[("db", true)]);
+    let mut progress = watch::Progress::default();
+    set(&board, 0, State::Ready);
+    let count = |ready, total| watch::Event::Count { ready, total };
+    assert_eq!(
+        progress.step(&board.handle().snapshot()),
+        [count(1, 1), watch::Event::Ready]
+    );
+    board.set_phase(Phase::Stopping);
+    set(&board, 0, State::Stopping);
+    assert_eq!(
+        progress.step(&board.handle().snapshot()),
+        [watch::Event::Stopping, count(0, 1)]
+    );
+}

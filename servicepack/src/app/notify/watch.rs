@@ -59,6 +59,15 @@ impl Progress {
             // The run is not planned yet (pre-run hooks).
             return events;
         }
+        let shutting_down = matches!(
+            status.state,
+            AppState::Draining | AppState::Stopping | AppState::Stopped
+        );
+        // Said before the count it explains (services stopping are no longer ready).
+        if shutting_down && !self.stopping {
+            self.stopping = true;
+            events.push(Event::Stopping);
+        }
         let counted = status
             .services
             .iter()
@@ -72,14 +81,6 @@ impl Progress {
         if status.state == AppState::Ready && !self.ready {
             self.ready = true;
             events.push(Event::Ready);
-        }
-        let shutting_down = matches!(
-            status.state,
-            AppState::Draining | AppState::Stopping | AppState::Stopped
-        );
-        if shutting_down && !self.stopping {
-            self.stopping = true;
-            events.push(Event::Stopping);
         }
         events
     }
