@@ -71,7 +71,7 @@ pub(crate) fn health(matches: &ArgMatches, format: LogFormat) -> u8 {
         env,
         client::TIMEOUT,
     );
-    finish(outcome, format)
+    finish(&outcome, format)
 }
 
 /// Runs `./app status`; returns the exit status.
@@ -83,7 +83,7 @@ pub(crate) fn status(matches: &ArgMatches, format: LogFormat) -> u8 {
         env,
         client::TIMEOUT,
     );
-    finish(outcome, format)
+    finish(&outcome, format)
 }
 
 /// What a probe found: what to print on stdout, and the exit status with its reason.
@@ -107,7 +107,7 @@ impl Outcome {
     }
 }
 
-fn finish(outcome: Outcome, format: LogFormat) -> u8 {
+fn finish(outcome: &Outcome, format: LogFormat) -> u8 {
     let mut out = io::stdout().lock();
     if let Err(error) = out
         .write_all(outcome.stdout.as_bytes())

@@ -208,7 +208,7 @@ impl Tell {
         {
             match ready_fd.ready() {
                 Ok(()) => {
-                    tracing::debug!("wrote the readiness newline to READY_FD={}", ready_fd.fd())
+                    tracing::debug!("wrote the readiness newline to READY_FD={}", ready_fd.fd());
                 }
                 Err(error) => tracing::error!(
                     "cannot write the readiness newline to READY_FD={}: {error}",
