@@ -2,7 +2,10 @@
 //! signals it, and checks its exit code and the order of its lifecycle events.
 
 mod config;
+mod http;
 mod notify;
+mod ops;
+mod ops_tools;
 mod short;
 mod showcase;
 mod support;

@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) env: String,
     /// `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `READY_FD` (SPEC §7).
     pub(crate) notify: super::notify::NotifyConfig,
+    /// `OPS_ADDR`, `OPS_TOKEN`, `RUNNER_DRAINDELAY` (SPEC §6).
+    pub(crate) ops: crate::ops::config::OpsConfig,
 }
 
 /// How logs are written.
@@ -207,6 +209,7 @@ impl Config {
             errors.push(error);
             super::notify::NotifyConfig::default()
         });
+        let ops = crate::ops::config::from_lookup(&read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
         }
@@ -220,6 +223,7 @@ impl Config {
             },
             env,
             notify,
+            ops,
         })
     }
 

@@ -100,8 +100,7 @@ pub(crate) fn main(
                 }
             };
         }
-        probe::HEALTH => return probe::health(sub, format),
-        probe::STATUS => return probe::status(sub, format),
+        probe::HEALTH | probe::STATUS => return probe::run(name, sub, format),
         COMPLETIONS => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")
@@ -139,7 +138,7 @@ fn run(
                 "running app"
             );
             let defs = enabled.into_iter().map(ServiceDef::from_entry).collect();
-            app::run(pre_run, post_stop, defs, config)
+            app::run(info, pre_run, post_stop, defs, config)
         }
         Err((code, reason)) => {
             telemetry::exit_reason(config.log.format, code, &reason);
@@ -211,8 +210,7 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
             Command::new(CHECK)
                 .about("Check the registry: duplicate names and dependency cycles fail, external dependencies are listed"),
         )
-        .subcommand(probe::health_command())
-        .subcommand(probe::status_command())
+        .subcommands(probe::commands())
         .subcommand(
             Command::new(COMPLETIONS)
                 .about("Print a shell completion script")

@@ -14,7 +14,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-use super::*;
+use super::ask::*;
 use crate::State;
 use crate::runtime::plan::Plan;
 use crate::runtime::status::{AppIdentity, Phase, StatusBoard};

@@ -1,0 +1,114 @@
+//! The ops endpoint (SPEC §6): `/livez`, `/readyz`, `/readyz/{service}`, `/status`,
+//! `/metrics` and the status page `/`, served over HTTP/1.1 on the app's own tokio runtime
+//! from a [`StatusHandle`](crate::StatusHandle).
+//!
+//! The app binds the listener before the first service starts ([`start`]) and keeps the
+//! returned endpoint until the process ends. Everything but the variables is behind the
+//! `ops` cargo feature (on by default).
+
+pub(crate) mod config;
+
+#[cfg(feature = "ops")]
+mod access;
+#[cfg(feature = "ops")]
+mod metrics;
+#[cfg(feature = "ops")]
+mod page;
+#[cfg(feature = "ops")]
+mod process;
+#[cfg(feature = "ops")]
+mod recorder;
+#[cfg(feature = "ops")]
+mod routes;
+#[cfg(feature = "ops")]
+mod server;
+#[cfg(all(test, feature = "ops"))]
+mod tests;
+#[cfg(feature = "ops")]
+mod text;
+
+#[cfg(feature = "ops")]
+pub(crate) use running::start;
+
+#[cfg(not(feature = "ops"))]
+pub(crate) use disabled::start;
+
+#[cfg(feature = "ops")]
+mod running {
+    use std::sync::Arc;
+
+    use super::access::Access;
+    use super::config::{OPS_ADDR, OpsConfig};
+    use super::routes::Endpoint;
+    use super::{recorder, server};
+    use crate::StatusHandle;
+
+    /// The endpoint while it serves; dropping it stops accepting.
+    #[derive(Debug)]
+    pub(crate) struct Running {
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// Binds `OPS_ADDR` and serves `status` there; `Ok(None)` when `OPS_ADDR` is unset.
+    /// Installs the recorder of the `metrics` facade, so user metrics reach `/metrics`.
+    ///
+    /// # Errors
+    ///
+    /// The address cannot be bound; the message names `OPS_ADDR`, the address and why.
+    pub(crate) async fn start(
+        config: &OpsConfig,
+        status: StatusHandle,
+    ) -> Result<Option<Running>, String> {
+        let Some(addr) = config.addr else {
+            return Ok(None);
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| format!("cannot listen on {OPS_ADDR}={addr}: {error}"))?;
+        let local = server::local_addr(&listener)
+            .map_err(|error| format!("cannot listen on {OPS_ADDR}={addr}: {error}"))?;
+        let user = recorder::install();
+        if user.is_none() {
+            tracing::warn!(
+                "another `metrics` recorder was installed first: metrics recorded through it do not appear on /metrics"
+            );
+        }
+        let access = Access::new(local, config.token.clone());
+        let endpoint = Arc::new(Endpoint {
+            status,
+            access,
+            user,
+        });
+        let task = tokio::spawn(server::accept(listener, endpoint));
+        tracing::info!(addr = %local, "ops endpoint listening");
+        Ok(Some(Running { task }))
+    }
+}
+
+#[cfg(not(feature = "ops"))]
+mod disabled {
+    use super::config::OpsConfig;
+    use crate::StatusHandle;
+
+    /// Nothing: the `ops` feature is off (and `OPS_ADDR` was refused by the config).
+    #[derive(Debug)]
+    pub(crate) struct Running;
+
+    /// Serves nothing: without the `ops` feature the config never carries an address.
+    #[expect(
+        clippy::unused_async,
+        reason = "the same signature as with the feature"
+    )]
+    pub(crate) async fn start(
+        _config: &OpsConfig,
+        _status: StatusHandle,
+    ) -> Result<Option<Running>, String> {
+        Ok(None)
+    }
+}
