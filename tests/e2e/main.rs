@@ -6,6 +6,7 @@ mod http;
 mod notify;
 mod ops;
 mod ops_tools;
+mod probe;
 mod short;
 mod showcase;
 mod support;
