@@ -318,3 +318,81 @@ fn health_gives_up_on_an_endpoint_that_never_answers() {
     assert_exit(&output, 1, "no complete answer within 5s");
     drop(listener);
 }
+
+/// A command of the Debian package `s6`, with a clear failure when it is missing.
+fn s6(tool: &str) -> Command {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    assert!(
+        found,
+        "`{tool}` is not on PATH: install the Debian package s6"
+    );
+    Command::new(tool)
+}
+
+#[track_caller]
+fn s6_ok(tool: &str, args: &[&str], dir: &std::path::Path) -> String {
+    let output = s6(tool)
+        .args(args)
+        .arg(dir)
+        .output()
+        .expect("the s6 tool runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Takes the service down and ends its s6-supervise, even when the test fails.
+struct DownOnDrop<'a>(&'a std::path::Path);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("s6-svc").arg("-dx").arg(self.0).status();
+    }
+}
+
+#[test]
+fn the_real_s6_supervise_sees_the_app_ready_through_its_notification_fd() {
+    let temp = TempDir::new();
+    let dir = temp.0.join("short-showcase");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = format!(
+        "#!/bin/sh\nexport SERVICES_ENABLED=example-database READY_FD=3\nexec {} run 2>>{}\n",
+        short_showcase().display(),
+        temp.0.join("log").display()
+    );
+    std::fs::write(dir.join("run"), run).unwrap();
+    std::fs::write(dir.join("notification-fd"), "3\n").unwrap();
+    let chmod = Command::new("chmod")
+        .arg("+x")
+        .arg(dir.join("run"))
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+
+    let mut supervise = s6("s6-supervise");
+    supervise.arg(&dir).env_clear();
+    let supervise = Guard::spawn(supervise);
+    let _down = DownOnDrop(&dir);
+    // -U: wait until up and ready, as s6-rc and `s6-svc -wU` do.
+    s6_ok("s6-svwait", &["-U", "-t", "60000"], &dir);
+    let status = s6_ok("s6-svstat", &[], &dir);
+    assert!(
+        status.starts_with("up (pid ") && status.contains(", ready "),
+        "{status}"
+    );
+
+    s6_ok("s6-svc", &["-d"], &dir);
+    s6_ok("s6-svwait", &["-D", "-t", "60000"], &dir);
+    let status = s6_ok("s6-svstat", &[], &dir);
+    assert!(status.starts_with("down (exitcode 0)"), "{status}");
+    s6_ok("s6-svc", &["-x"], &dir);
+    let (exit, _) = supervise.finish();
+    assert!(exit.success(), "s6-supervise: {exit}");
+    let log = std::fs::read_to_string(temp.0.join("log")).unwrap_or_default();
+    assert!(log.contains("all services stopped"), "{log}");
+}
