@@ -316,3 +316,58 @@ fn stopping_is_said_before_the_count_it_explains() {
         [watch::Event::Stopping, count(0, 1)]
     );
 }
+
+#[test]
+fn the_pings_stop_while_the_runtime_is_wedged() {
+    let dir = TempDir::new();
+    let path = dir.0.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let config = systemd(SocketName::Path(path), Some(Duration::from_millis(20)));
+    let (wedged, wedge) = std::sync::mpsc::channel::<()>();
+    let app = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(alongside(
+            &config,
+            StatusBoard::new().handle(),
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                // A service that blocks the runtime's only thread.
+                wedged.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(2));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            },
+        ));
+    });
+    let mut buf = [0; 64];
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(
+        socket.recv(&mut buf).unwrap(),
+        b"WATCHDOG=1".len(),
+        "pings before"
+    );
+    wedge.recv_timeout(WAIT).unwrap();
+    // What was sent before the wedge is queued; nothing comes while it lasts.
+    socket.set_nonblocking(true).unwrap();
+    while socket.recv(&mut buf).is_ok() {}
+    socket.set_nonblocking(false).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let during = socket.recv(&mut buf);
+    assert!(
+        during
+            .as_ref()
+            .is_err_and(|error| error.kind() == std::io::ErrorKind::WouldBlock),
+        "no ping while the runtime is wedged: {during:?}"
+    );
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(
+        socket.recv(&mut buf).unwrap(),
+        b"WATCHDOG=1".len(),
+        "pings after"
+    );
+    app.join().unwrap();
+}
