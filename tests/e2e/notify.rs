@@ -294,6 +294,13 @@ fn health_and_status_without_an_address_are_usage_errors() {
         "expected HOST:PORT",
     );
     assert_exit(&output(&mut app(&["health", "--bogus"], &[])), 2, "--bogus");
+    // With JSON logs the reason is a JSON line too.
+    let json = output(&mut app(&["health"], &[("LOG_FORMAT", "json")]));
+    assert_exit(&json, 2, "OPS_ADDR");
+    let line: serde_json::Value =
+        serde_json::from_slice(json.stderr.trim_ascii()).expect("the reason is one JSON line");
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["exit_code"], 2);
 }
 
 #[test]

@@ -207,3 +207,52 @@ fn the_probes_use_ops_addr_when_no_address_is_given() {
     app.signal("TERM");
     app.finish().assert_code(0);
 }
+
+#[test]
+fn status_on_a_wildcard_address_needs_the_token_and_sends_ops_token() {
+    use crate::ops::TOKEN;
+
+    // Inside a container the app listens on 0.0.0.0 and the HEALTHCHECK runs with the
+    // same OPS_ADDR: the probes reach it there.
+    let (app, addr) = start("0.0.0.0:0", &[("SERVICES_ENABLED", "hello-world")]);
+    let wildcard = format!("0.0.0.0:{}", addr.port());
+    let env = [("OPS_ADDR", wildcard.as_str())];
+    poll_with(&["health"], &env, "ready", |output| output.status.success());
+    let forbidden = probe_with(&["status"], &env);
+    assert_exit(&forbidden, 1);
+    assert!(
+        text(&forbidden.stderr).contains(
+            "refused /status (403): set OPS_TOKEN to serve /status on a non-loopback address"
+        ),
+        "{}",
+        text(&forbidden.stderr)
+    );
+    app.signal("TERM");
+    app.finish().assert_code(0);
+
+    let (app, addr) = start(
+        "0.0.0.0:0",
+        &[("SERVICES_ENABLED", "hello-world"), ("OPS_TOKEN", TOKEN)],
+    );
+    let wildcard = format!("0.0.0.0:{}", addr.port());
+    let env = [("OPS_ADDR", wildcard.as_str())];
+    poll_with(&["health"], &env, "ready", |output| output.status.success());
+    let unauthorized = probe_with(&["status"], &env);
+    assert_exit(&unauthorized, 1);
+    assert!(
+        text(&unauthorized.stderr).contains("(401): set OPS_TOKEN to the app's token"),
+        "{}",
+        text(&unauthorized.stderr)
+    );
+    let with_token = [env[0], ("OPS_TOKEN", TOKEN)];
+    let table = probe_with(&["status"], &with_token);
+    assert_exit(&table, 0);
+    assert!(
+        text(&table.stdout).contains("hello-world"),
+        "{}",
+        text(&table.stdout)
+    );
+    assert!(!text(&table.stderr).contains(TOKEN), "the token was echoed");
+    app.signal("TERM");
+    app.finish().assert_code(0);
+}

@@ -61,6 +61,8 @@ enum Mode {
     Silent,
     /// Answers everything `500` with a page of HTML.
     NotOurs,
+    /// Answers `/status` with a body larger than a client reads.
+    Huge,
 }
 
 fn serve(board: &Arc<StatusBoard>, mode: Mode) -> Server {
@@ -134,6 +136,9 @@ fn answer(
         .push(path.clone());
     let token = match mode {
         Mode::Ops(token) => token,
+        Mode::Huge => {
+            return Response::new(Full::new(Bytes::from(vec![b' '; 17 * 1024 * 1024])));
+        }
         Mode::NotOurs | Mode::Silent => {
             return Response::builder()
                 .status(500)
@@ -477,4 +482,17 @@ fn something_else_at_the_address_is_not_ready() {
         );
         assert!(reason.contains("<html>"), "{reason}");
     }
+}
+
+#[test]
+fn a_body_past_the_limit_is_refused_not_read_whole() {
+    let server = serve(&showcase(), Mode::Huge);
+    let outcome = status_outcome(Some(&server.addr()), true, no_env, WAIT);
+    assert_eq!(outcome.code, 1);
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("reading the body: length limit exceeded"),
+        "{reason}"
+    );
+    assert!(outcome.stdout.is_empty());
 }
