@@ -21,13 +21,15 @@ use std::time::Duration;
 use super::config::ConfigError;
 use crate::StatusHandle;
 
-#[cfg(feature = "notify")]
+// systemd and `/proc/self/fd` are Linux's; elsewhere the variables are parsed and ignored
+// with a warning.
+#[cfg(all(feature = "notify", target_os = "linux"))]
 mod ready_fd;
-#[cfg(feature = "notify")]
+#[cfg(all(feature = "notify", target_os = "linux"))]
 mod systemd;
-#[cfg(all(test, feature = "notify"))]
+#[cfg(all(test, feature = "notify", target_os = "linux"))]
 mod tests;
-#[cfg(feature = "notify")]
+#[cfg(all(feature = "notify", target_os = "linux"))]
 mod watch;
 
 /// `NOTIFY_SOCKET`: where systemd listens for the notifications.
@@ -158,7 +160,9 @@ fn ready_fd(value: String) -> Result<i32, ConfigError> {
             expected: "expected a file descriptor number (0 or more)".to_owned(),
         });
     }
-    if std::fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_err() {
+    if cfg!(target_os = "linux")
+        && std::fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_err()
+    {
         return Err(ConfigError {
             variable: READY_FD,
             value,
@@ -172,7 +176,7 @@ fn ready_fd(value: String) -> Result<i32, ConfigError> {
 
 /// Runs `work` (the app's lifecycle) and, while it runs, tells the supervisors of `config`
 /// what `status` says; returns what `work` returns, once the last notification is sent.
-#[cfg(feature = "notify")]
+#[cfg(all(feature = "notify", target_os = "linux"))]
 pub(crate) async fn alongside<F: Future>(
     config: &NotifyConfig,
     status: StatusHandle,
@@ -187,9 +191,9 @@ pub(crate) async fn alongside<F: Future>(
     watch::Notifier::start(config, status).run(work).await
 }
 
-/// Without the `notify` feature: runs `work`, and says so when a supervisor asked for
-/// notifications.
-#[cfg(not(feature = "notify"))]
+/// Without the `notify` feature, or not on Linux: runs `work`, and says so when a
+/// supervisor asked for notifications.
+#[cfg(not(all(feature = "notify", target_os = "linux")))]
 pub(crate) async fn alongside<F: Future>(
     config: &NotifyConfig,
     status: StatusHandle,
@@ -198,7 +202,7 @@ pub(crate) async fn alongside<F: Future>(
     drop(status);
     if !config.is_empty() {
         tracing::warn!(
-            "{NOTIFY_SOCKET} or {READY_FD} is set, but this binary was built without the `notify` feature of servicepack, so no supervisor is notified"
+            "{NOTIFY_SOCKET} or {READY_FD} is set, but this binary was built without the `notify` feature of servicepack (or not for Linux), so no supervisor is notified"
         );
     }
     work.await
