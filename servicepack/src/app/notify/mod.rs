@@ -312,10 +312,12 @@ mod config_tests {
                 "{error}"
             );
         }
-        let error = parse(&[(READY_FD, "987654")]).unwrap_err();
-        assert!(
-            error.to_string().contains("fd 987654 is not open"),
-            "{error}"
-        );
+        if cfg!(target_os = "linux") {
+            let error = parse(&[(READY_FD, "987654")]).unwrap_err();
+            assert!(
+                error.to_string().contains("fd 987654 is not open"),
+                "{error}"
+            );
+        }
     }
 }
