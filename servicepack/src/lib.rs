@@ -55,6 +55,7 @@ mod probe;
 mod registry;
 mod runtime;
 mod service;
+pub mod testing;
 
 pub use app::App;
 pub use context::Context;

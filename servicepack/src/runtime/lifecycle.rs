@@ -68,6 +68,8 @@ pub(crate) enum Lifecycle<'a> {
     StopTimedOut(Duration),
     /// `run` and `stop` are over; `clean` when `stop` returned `Ok` in time.
     Stopped { clean: bool },
+    /// Dropping the service panicked.
+    DropPanicked(&'a Error),
 }
 
 /// Logs `event` in the current span and records it as service `node`'s state.
@@ -116,6 +118,9 @@ fn log(event: &Lifecycle<'_>) {
         Lifecycle::StopTimedOut(timeout) => {
             tracing::error!(timeout = %format_duration(timeout), "stop timed out");
         }
+        Lifecycle::DropPanicked(error) => {
+            tracing::error!(error = %chain(error), "drop panicked");
+        }
         Lifecycle::Stopped { clean } => {
             if clean {
                 tracing::info!("stopped");
@@ -127,7 +132,7 @@ fn log(event: &Lifecycle<'_>) {
 fn record(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
     match *event {
         // Logged only; `Stopped` records the end of the stop.
-        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) => {}
+        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) | Lifecycle::DropPanicked(_) => {}
         Lifecycle::Starting {
             attempt,
             notify_ready,

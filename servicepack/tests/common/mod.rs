@@ -337,5 +337,16 @@ pub const SEC: Duration = Duration::from_secs(1);
 
 /// Silences the default panic hook (the runtime reports caught panics itself).
 pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|info| {
+        // Proptest reports a failed case with a panic: that one must be seen.
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("Test failed") {
+            eprintln!("{message}");
+        }
+    }));
 }

@@ -55,8 +55,18 @@ struct Services {
     cells: Box<[Mutex<Cell>]>,
 }
 
+/// One recorded state change, kept only when a test asked for the history.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Transition {
+    pub(crate) node: usize,
+    pub(crate) state: State,
+    pub(crate) at: tokio::time::Instant,
+}
+
 /// The writer side of the status; the runtime owns it, readers get [`StatusHandle`]s.
 pub(crate) struct StatusBoard {
+    /// Every state change in order, once [`keep_history`](Self::keep_history) was called.
+    history: OnceLock<Mutex<Vec<Transition>>>,
     info: Mutex<AppIdentity>,
     started_at: Timestamp,
     started: std::time::Instant,
@@ -74,6 +84,7 @@ pub(crate) struct StatusBoard {
 impl StatusBoard {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
+            history: OnceLock::new(),
             info: Mutex::new(AppIdentity::default()),
             started_at: Timestamp::now(),
             started: std::time::Instant::now(),
@@ -91,6 +102,23 @@ impl StatusBoard {
         StatusHandle {
             board: Arc::clone(self),
         }
+    }
+
+    /// From now on, keeps every state change (for `servicepack::testing`).
+    pub(crate) fn keep_history(&self) {
+        let _ = self.history.set(Mutex::new(Vec::new()));
+    }
+
+    /// The state changes kept so far, with the plan to name them.
+    pub(crate) fn history(&self) -> (Vec<Transition>, Option<Arc<Plan>>) {
+        let history = self
+            .history
+            .get()
+            .map_or_else(Vec::new, |history| lock(history).clone());
+        (
+            history,
+            self.services.get().map(|services| services.plan.clone()),
+        )
     }
 
     pub(crate) fn set_info(&self, info: AppIdentity) {
@@ -148,6 +176,13 @@ impl StatusBoard {
         update(&mut CellUpdate { cell: &mut cell });
         if cell.state != state {
             cell.since = SystemTime::now();
+            if let Some(history) = self.history.get() {
+                lock(history).push(Transition {
+                    node,
+                    state: cell.state,
+                    at: tokio::time::Instant::now(),
+                });
+            }
         }
         let counts = cell.counts && !cell.state.is_ready();
         drop(cell);
@@ -161,6 +196,13 @@ impl StatusBoard {
             _ => {}
         }
         self.changed();
+    }
+
+    /// The current (or last) attempt of service `node`.
+    pub(crate) fn attempt(&self, node: usize) -> u32 {
+        self.services
+            .get()
+            .map_or(0, |services| lock(&services.cells[node]).attempt)
     }
 
     fn changed(&self) {

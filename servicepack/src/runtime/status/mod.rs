@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
-pub(crate) use board::{Phase, StatusBoard};
+pub(crate) use board::{Phase, StatusBoard, Transition};
 
 /// The state of one service (SPEC §5); serialized as the lowercase word.
 ///
@@ -428,6 +428,11 @@ impl StatusHandle {
     #[must_use]
     pub fn version(&self) -> u64 {
         self.board.version()
+    }
+
+    /// The state changes recorded so far (only with a history kept) and the plan.
+    pub(crate) fn history(&self) -> (Vec<Transition>, Option<Arc<crate::runtime::plan::Plan>>) {
+        self.board.history()
     }
 
     /// The names of the services whose `stop` has begun and not finished, in start
