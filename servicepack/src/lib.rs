@@ -66,7 +66,8 @@ pub use error::{Error, Result};
 ///
 /// Counters get the `_total` suffix Prometheus expects, names are made valid (`.` becomes
 /// `_`), histograms use the Prometheus default buckets (5 ms to 10 s), and names starting
-/// with `servicepack_` or `process_` are left out (the framework's own).
+/// with `servicepack_` or `process_` are left out (the framework's own). Without the `ops`
+/// feature (or without `OPS_ADDR`) the macros still compile and record nothing.
 ///
 /// # Examples
 ///
@@ -78,7 +79,6 @@ pub use error::{Error, Result};
 /// gauge!("queue_depth").set(12.0);
 /// histogram!("job_duration_seconds").record(0.25);
 /// ```
-#[cfg(feature = "ops")]
 pub use metrics;
 pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
@@ -98,6 +98,8 @@ pub mod __private {
     pub use linkme;
 
     pub use crate::app::{AppInfo, main};
+    #[cfg(feature = "ops")]
+    pub use crate::ops::bench as ops;
     pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};

@@ -69,6 +69,9 @@ fn promtool_accepts_the_metrics() {
         "process_resident_memory_bytes ",
         "process_open_fds ",
         "process_start_time_seconds ",
+        // The showcase's own counter, recorded through servicepack::metrics.
+        "# HELP showcase_heartbeats_total Heartbeats logged, per service.",
+        "showcase_heartbeats_total{service=\"example-database\"} ",
     ] {
         assert!(metrics.body.contains(name), "{name} in\n{}", metrics.body);
     }

@@ -209,7 +209,7 @@ impl Config {
             errors.push(error);
             super::notify::NotifyConfig::default()
         });
-        let ops = crate::ops::config::from_lookup(&read, &mut errors);
+        let ops = crate::ops::config::from_lookup(read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
         }

@@ -55,7 +55,7 @@ pub(crate) fn render_framework(out: &mut String, status: &AppStatus) {
         label_start(out, "servicepack_service_ready", service);
         out.push_str(if service.ready { "\"} 1\n" } else { "\"} 0\n" });
     }
-    let counters: [(&str, &str, fn(&ServiceStatus) -> u32); 3] = [
+    let counters: [Counter; 3] = [
         (
             "servicepack_service_attempts_total",
             "Attempts started (runs of the service).",
@@ -111,6 +111,9 @@ pub(crate) fn render_framework(out: &mut String, status: &AppStatus) {
     write_label_value(out, &status.version);
     out.push_str("\"} 1\n");
 }
+
+/// A per-service counter family: name, help, and the value of one service.
+type Counter = (&'static str, &'static str, fn(&ServiceStatus) -> u32);
 
 /// `name{service="<name>` (the caller closes the label set).
 fn label_start(out: &mut String, name: &str, service: &ServiceStatus) {

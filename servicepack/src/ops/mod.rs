@@ -46,6 +46,8 @@ mod running {
     /// The endpoint while it serves; dropping it stops accepting.
     #[derive(Debug)]
     pub(crate) struct Running {
+        /// Where it listens (the real port when `OPS_ADDR` said 0).
+        pub(crate) addr: std::net::SocketAddr,
         task: tokio::task::JoinHandle<()>,
     }
 
@@ -87,7 +89,7 @@ mod running {
         });
         let task = tokio::spawn(server::accept(listener, endpoint));
         tracing::info!(addr = %local, "ops endpoint listening");
-        Ok(Some(Running { task }))
+        Ok(Some(Running { addr: local, task }))
     }
 }
 
@@ -101,14 +103,54 @@ mod disabled {
     pub(crate) struct Running;
 
     /// Serves nothing: without the `ops` feature the config never carries an address.
-    #[expect(
-        clippy::unused_async,
-        reason = "the same signature as with the feature"
-    )]
     pub(crate) async fn start(
         _config: &OpsConfig,
         _status: StatusHandle,
     ) -> Result<Option<Running>, String> {
         Ok(None)
+    }
+}
+
+/// Not public API: what `servicepack-bench` drives the endpoint through (it runs services
+/// with a bare [`Runner`](crate::Runner), outside the app layer).
+#[cfg(feature = "ops")]
+#[doc(hidden)]
+pub mod bench {
+    use std::net::SocketAddr;
+
+    use super::config::OpsConfig;
+    use crate::{AppStatus, StatusHandle};
+
+    /// A serving endpoint; dropping it stops accepting.
+    #[derive(Debug)]
+    pub struct Endpoint {
+        /// Where it listens.
+        pub addr: SocketAddr,
+        _running: super::running::Running,
+    }
+
+    /// Serves `status` on `addr` as `OPS_ADDR=addr` would.
+    ///
+    /// # Errors
+    ///
+    /// The address cannot be bound.
+    pub async fn serve(addr: SocketAddr, status: StatusHandle) -> Result<Endpoint, String> {
+        let config = OpsConfig {
+            addr: Some(addr),
+            ..OpsConfig::default()
+        };
+        let running = super::running::start(&config, status)
+            .await?
+            .ok_or("no address")?;
+        Ok(Endpoint {
+            addr: running.addr,
+            _running: running,
+        })
+    }
+
+    /// The `/metrics` page of `status` (the framework's and the process series).
+    #[must_use]
+    pub fn render_metrics(status: &AppStatus) -> String {
+        super::metrics::render(status, None)
     }
 }

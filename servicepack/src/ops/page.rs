@@ -140,14 +140,16 @@ fn graph(out: &mut String, status: &AppStatus) {
     let _ = write!(
         out,
         "<svg id=\"graph\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"dependency graph\">"
+         viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"dependency graph\"><defs><marker id=\"arrow\" \
+         viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"8\" markerHeight=\"8\" \
+         orient=\"auto\"><path d=\"M0,0 L8,4 L0,8 z\" fill=\"#999\"/></marker></defs>"
     );
     for (index, service) in services.iter().enumerate() {
         for dep in service.depends_on.iter().filter_map(|dep| index_of(dep)) {
             let ((x1, y1), (x2, y2)) = (position(dep), position(index));
             let _ = write!(
                 out,
-                "<line x1=\"{}\" y1=\"{}\" x2=\"{x2}\" y2=\"{}\"/>",
+                "<line x1=\"{}\" y1=\"{}\" x2=\"{x2}\" y2=\"{}\" marker-end=\"url(#arrow)\"/>",
                 x1 + NODE_WIDTH,
                 y1 + NODE_HEIGHT / 2,
                 y2 + NODE_HEIGHT / 2

@@ -110,11 +110,11 @@ impl UserMetrics {
             ));
         }
         all.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.labels().cmp(b.2.labels())));
-        let mut families: Vec<(String, Kind, Vec<(&Key, Series<'_>)>)> = Vec::new();
+        let mut families: Vec<Family<'_>> = Vec::new();
         for (name, kind, key, series) in all {
             match families.last_mut() {
                 // A name registered as two kinds keeps one kind only.
-                Some((last, known, list)) if *last == name => {
+                Some((family, known, list)) if *family == name => {
                     if *known == kind {
                         list.push((key, series));
                     }
@@ -168,6 +168,9 @@ impl UserMetrics {
         }
     }
 }
+
+/// A family: its name, its kind, and its series in label order.
+type Family<'a> = (String, Kind, Vec<(&'a Key, Series<'a>)>);
 
 enum Series<'a> {
     Value(f64),

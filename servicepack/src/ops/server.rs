@@ -109,10 +109,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let watch = Arc::new(Watch(Mutex::new((Phase::Idle, Instant::now()))));
-    let io = Watched {
-        io,
-        watch: Arc::clone(&watch),
-    };
+    let io = Watched::new(io, Arc::clone(&watch));
     let service = service_fn({
         let watch = Arc::clone(&watch);
         move |request| {
@@ -157,28 +154,76 @@ impl<C: Future> Future for Deadline<'_, C> {
         if self.connection.as_mut().poll(cx).is_ready() {
             return Poll::Ready(());
         }
-        // Polling the connection may have moved the phase: re-arm before waiting.
+        // Polling the connection may have moved the phase. The timer is only ever moved
+        // earlier here; a timer that fires before the phase's deadline is re-armed then.
+        // So a request costs no timer update unless it makes the deadline come sooner.
         loop {
             let deadline = self.watch.deadline();
-            if self.sleep.deadline() != deadline {
+            if deadline < self.sleep.deadline() {
                 self.sleep.as_mut().reset(deadline);
             }
             match self.sleep.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(()) if Instant::now() >= self.watch.deadline() => {
-                    // Dropping the connection closes it.
-                    return Poll::Ready(());
+                Poll::Ready(()) => {
+                    let deadline = self.watch.deadline();
+                    if Instant::now() >= deadline {
+                        // Dropping the connection closes it.
+                        return Poll::Ready(());
+                    }
+                    self.sleep.as_mut().reset(deadline);
                 }
-                Poll::Ready(()) => {}
             }
         }
     }
 }
 
-/// The byte stream, telling the [`Watch`] when the first byte of a head arrives.
+/// The byte stream, telling the [`Watch`] when the first byte of a head arrives, and
+/// giving hyper's own error answers (`400` for a malformed head, `431` for one too large,
+/// written with an empty body) the JSON body every error of the endpoint has.
 struct Watched<I> {
     io: I,
     watch: Arc<Watch>,
+    /// A replacement being written: the bytes, how many went out, and the length of
+    /// hyper's buffer to report once they all did.
+    replacing: Option<(&'static [u8], usize, usize)>,
+}
+
+impl<I> Watched<I> {
+    fn new(io: I, watch: Arc<Watch>) -> Self {
+        Self {
+            io,
+            watch,
+            replacing: None,
+        }
+    }
+}
+
+/// What hyper writes for a head it refuses, and what goes out instead. Our own answers
+/// always have a body, so `content-length: 0` marks hyper's.
+const REPLACEMENTS: [(&[u8], &[u8]); 2] = [
+    (
+        b"HTTP/1.1 400 ",
+        b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 45\r\nconnection: close\r\n\r\n{\"error\":\"the request is not valid HTTP/1.1\"}",
+    ),
+    (
+        b"HTTP/1.1 431 ",
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: 55\r\nconnection: close\r\n\r\n{\"error\":\"the request head is larger than 16384 bytes\"}",
+    ),
+];
+
+fn replacement(buf: &[u8]) -> Option<&'static [u8]> {
+    let head_end = buf.windows(4).position(|window| window == b"\r\n\r\n")?;
+    let head = &buf[..head_end + 2];
+    let empty = head
+        .windows(19)
+        .any(|window| window.eq_ignore_ascii_case(b"\r\ncontent-length: 0"));
+    if !empty || head_end + 4 != buf.len() {
+        return None;
+    }
+    REPLACEMENTS
+        .iter()
+        .find(|(status, _)| buf.starts_with(status))
+        .map(|&(_, replacement)| replacement)
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
@@ -202,7 +247,25 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        if self.replacing.is_none() {
+            match replacement(buf) {
+                Some(bytes) => self.replacing = Some((bytes, 0, buf.len())),
+                None => return Pin::new(&mut self.io).poll_write(cx, buf),
+            }
+        }
+        // hyper hands the same buffer again until we report it written.
+        while let Some((bytes, written, reported)) = self.replacing {
+            if written == bytes.len() {
+                self.replacing = None;
+                return Poll::Ready(Ok(reported));
+            }
+            let sent = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &bytes[written..]))?;
+            if sent == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.replacing = Some((bytes, written + sent, reported));
+        }
+        Poll::Ready(Ok(0))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -211,18 +274,6 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
     }
 }
 

@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 
 use super::access::Access;
 use super::config::Token;
+use super::recorder::UserMetrics;
 use super::routes::Endpoint;
 use super::server::{self, HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS};
 use crate::State;
@@ -105,6 +106,12 @@ async fn livez_answers_ok() {
         "{}",
         answer.head
     );
+    let head = raw(
+        &local(&board()),
+        b"HEAD /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
 }
 
 #[tokio::test]
@@ -249,6 +256,34 @@ async fn metrics_carry_every_state_of_every_service() {
 }
 
 #[tokio::test]
+async fn user_metrics_follow_the_framework_series() {
+    let board = board();
+    let user: &'static UserMetrics = Box::leak(Box::default());
+    metrics::with_local_recorder(user, || {
+        metrics::counter!("jobs_done").increment(2);
+        metrics::gauge!("servicepack_app_ready").set(7.0);
+    });
+    let endpoint = Arc::new(Endpoint {
+        status: board.handle(),
+        access: Access::new("127.0.0.1:1".parse().unwrap(), None),
+        user: Some(user),
+    });
+    let body = get(&endpoint, "/metrics", "").await.body;
+    let framework = body.find("servicepack_build_info{").unwrap();
+    let own = body
+        .find("\njobs_done_total 2\n")
+        .expect("the user counter");
+    assert!(framework < own, "{body}");
+    assert_eq!(
+        body.lines()
+            .filter(|line| line.starts_with("servicepack_app_ready "))
+            .count(),
+        1,
+        "no user shadowing: {body}"
+    );
+}
+
+#[tokio::test]
 async fn the_page_lists_every_service_and_escapes_errors() {
     let board = board();
     board.record(1, |cell| {
@@ -341,11 +376,11 @@ async fn non_loopback_needs_a_token_and_the_bearer() {
 async fn oversized_heads_and_bodies_are_refused() {
     let endpoint = local(&board());
     let big = "a".repeat(20 * 1024);
+    let refused = get(&endpoint, "/livez", &format!("X-Big: {big}\r\n")).await;
+    assert_eq!(refused.status, 431);
     assert_eq!(
-        get(&endpoint, "/livez", &format!("X-Big: {big}\r\n"))
-            .await
-            .status,
-        431
+        json(&refused)["error"],
+        "the request head is larger than 16384 bytes"
     );
     let huge = "a".repeat(64 * 1024);
     assert_eq!(
@@ -397,11 +432,13 @@ async fn malformed_requests_get_400() {
         b"GET /livez HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
         b"\x00\x01\x02\r\n\r\n",
     ] {
+        let answer = raw(&endpoint, request).await;
+        let text = String::from_utf8_lossy(request);
+        assert_eq!(answer.status, 400, "{text}");
         assert_eq!(
-            raw(&endpoint, request).await.status,
-            400,
-            "{}",
-            String::from_utf8_lossy(request)
+            json(&answer)["error"],
+            "the request is not valid HTTP/1.1",
+            "{text}"
         );
     }
 }
@@ -445,7 +482,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_ten_seconds() {
         let read = client.read(&mut buf).await.unwrap();
         assert!(buf[..read].starts_with(b"HTTP/1.1 200 OK"));
         // Idle, but not long enough to be closed.
-        tokio::time::sleep(IDLE_TIMEOUT - Duration::from_secs(1)).await;
+        tokio::time::sleep(IDLE_TIMEOUT.saturating_sub(Duration::from_secs(1))).await;
     }
     let started = tokio::time::Instant::now();
     let mut rest = Vec::new();
@@ -527,11 +564,11 @@ mod fuzz {
         runtime.block_on(async {
             let endpoint = local(&board());
             let (mut client, served) = tokio::io::duplex(1 << 16);
-            let server = tokio::spawn(server::serve_connection(served, endpoint));
+            let task = tokio::spawn(server::serve_connection(served, endpoint));
             let _ = client.write_all(bytes).await;
             let _ = client.shutdown().await;
             let out = read_all(&mut client).await;
-            let ended = tokio::time::timeout(Duration::from_secs(30), server).await;
+            let ended = tokio::time::timeout(Duration::from_secs(30), task).await;
             let joined = ended.expect("the connection ends");
             assert!(joined.is_ok(), "the connection task panicked");
             assert!(out.is_empty() || out.starts_with("HTTP/1.1 "), "{out}");
