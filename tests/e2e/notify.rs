@@ -100,10 +100,15 @@ impl Drop for Guard {
 
 fn recv(socket: &UnixDatagram) -> String {
     let mut buf = [0; 512];
-    let len = socket
-        .recv(&mut buf)
-        .unwrap_or_else(|error| panic!("no datagram within {PATIENCE:?}: {error}"));
-    String::from_utf8_lossy(&buf[..len]).into_owned()
+    loop {
+        match socket.recv(&mut buf) {
+            Ok(len) => return String::from_utf8_lossy(&buf[..len]).into_owned(),
+            // A receive with a timeout fails with EINTR when the test process is stopped
+            // and continued (signal(7)), as a loaded machine's scheduler may do.
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => panic!("no datagram within {PATIENCE:?}: {error}"),
+        }
+    }
 }
 
 #[test]
