@@ -141,7 +141,8 @@ fn watchdog(
             }
         }
     }
-    Some(Duration::from_micros(usec) / 2)
+    // At most a ping a millisecond, whatever a misconfigured unit asks.
+    Some((Duration::from_micros(usec) / 2).max(Duration::from_millis(1)))
 }
 
 fn ready_fd(value: String) -> Result<i32, ConfigError> {
@@ -275,6 +276,11 @@ mod config_tests {
                 Some(Duration::from_secs(15))
             );
         }
+        let config = parse(&[(NOTIFY_SOCKET, "/tmp/n"), (WATCHDOG_USEC, "1")]).unwrap();
+        assert_eq!(
+            config.systemd.unwrap().ping_every,
+            Some(Duration::from_millis(1))
+        );
     }
 
     #[test]
