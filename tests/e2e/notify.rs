@@ -390,6 +390,20 @@ fn the_real_s6_supervise_sees_the_app_ready_through_its_notification_fd() {
     supervise.arg(&dir).env_clear();
     let supervise = Guard::spawn(supervise);
     let _down = DownOnDrop(&dir);
+    // s6-supervise needs a moment to set up `supervise/`: wait for it, as s6-svscan would.
+    let deadline = Instant::now() + PATIENCE;
+    while !s6("s6-svok")
+        .arg(&dir)
+        .status()
+        .is_ok_and(|status| status.success())
+        || !dir.join("supervise/status").exists()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "s6-supervise did not start within {PATIENCE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // -U: wait until up and ready, as s6-rc and `s6-svc -wU` do.
     s6_ok("s6-svwait", &["-U", "-t", "60000"], &dir);
     let status = s6_ok("s6-svstat", &[], &dir);
