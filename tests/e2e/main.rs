@@ -4,8 +4,10 @@
 mod config;
 mod patterns;
 mod http;
+mod notify;
 mod ops;
 mod ops_tools;
+mod probe;
 mod short;
 mod showcase;
 mod support;

@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::app::config::{Config, ConfigErrors, LogFormat};
 use crate::app::telemetry;
 use crate::app::{self, App, AppInfo, CustomCommand};
+use crate::probe;
 use crate::registry::Entry;
 use crate::runtime::plan::Plan;
 use crate::{Backoff, Restart, Retries, ServiceDef, format_duration};
@@ -90,6 +91,7 @@ pub(crate) fn main(
                 }
             };
         }
+        probe::HEALTH | probe::STATUS => return probe::run(name, sub, format),
         COMPLETIONS => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")
@@ -200,6 +202,7 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
             Command::new(CHECK)
                 .about("Check the registry: duplicate names and dependency cycles fail, external dependencies are listed"),
         )
+        .subcommands(probe::commands())
         .subcommand(
             Command::new(COMPLETIONS)
                 .about("Print a shell completion script")
