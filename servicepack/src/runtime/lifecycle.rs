@@ -80,6 +80,12 @@ pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
     emit_at(board, node, event, None);
 }
 
+/// Logs `event` without recording it (nor counting it against the rate limit): for an
+/// event that changes no state, at a moment when no crash loop can repeat it.
+pub(crate) fn log_only(event: &Lifecycle<'_>) {
+    log(event);
+}
+
 /// [`emit`], at `at` (a clock reading the caller has anyway) instead of now.
 pub(crate) fn emit_at(
     board: &StatusBoard,

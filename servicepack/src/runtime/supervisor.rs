@@ -576,7 +576,8 @@ impl Life {
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
-                Ok(()) => self.emit(&Lifecycle::Exited {
+                // A `stopping` service stays so: nothing to record.
+                Ok(()) => lifecycle::log_only(&Lifecycle::Exited {
                     attempt,
                     restart: false,
                 }),
