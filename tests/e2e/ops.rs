@@ -69,7 +69,7 @@ fn readyz_turns_ready_with_the_database_and_drains_on_sigterm() {
     // the runner has planned the services, the reason is a plain "starting").
     let first = poll(addr, "/readyz", "naming the database", |reply| {
         assert_eq!(reply.status, 503, "ready before the database: {reply:?}");
-        reply.body.contains("example-database")
+        reply.body.contains("example-database is starting")
     });
     assert_eq!(
         first.body,

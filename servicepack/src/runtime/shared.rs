@@ -213,6 +213,10 @@ pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
     /// keeps the parity).
     polls: AtomicU32,
+    /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
+    /// (set under the lock, with the rescue stored) by another task. Lock-free for the
+    /// supervisor in the common case.
+    claim: AtomicU8,
     inner: Mutex<SlotInner>,
 }
 
@@ -226,8 +230,6 @@ struct SlotInner {
     held: Held,
     /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
     stop_timeout: u64,
-    /// Whether the supervisor (or a rescue) has claimed the call of `stop`.
-    claimed: bool,
     /// A `stop` called from another task, and its deadline.
     rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
 }
@@ -239,6 +241,10 @@ enum Held {
     Construct(erased::Construct),
     Service(erased::Shared),
 }
+
+const OPEN: u8 = 0;
+const CLAIMED: u8 = 1;
+const RESCUED: u8 = 2;
 
 /// How the supervisor's stop goes: it calls `stop` itself, or another task did.
 pub(crate) enum Claim {
@@ -252,12 +258,12 @@ impl TaskSlot {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The task was spawned: keeps its handle, unless it has finished already.
-    pub(crate) fn spawned(&self, handle: AbortHandle) {
+    /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
+    /// under one lock: the task, which takes the constructor first thing, waits for it.
+    pub(crate) fn spawn(&self, construct: erased::Construct, spawn: impl FnOnce() -> AbortHandle) {
         let mut inner = self.lock();
-        if !inner.finished {
-            inner.task = Some(handle);
-        }
+        inner.held = Held::Construct(construct);
+        inner.task = Some(spawn());
     }
 
     /// The task has finished (called by the task itself). Returns the service, so the
@@ -294,6 +300,7 @@ impl TaskSlot {
     }
 
     /// Keeps the constructor until the task takes it.
+    #[cfg(test)]
     pub(crate) fn keep_construct(&self, construct: erased::Construct) {
         self.lock().held = Held::Construct(construct);
     }
@@ -320,9 +327,11 @@ impl TaskSlot {
 
     /// The supervisor's turn to stop: it calls `stop`, unless another task already did.
     pub(crate) fn claim_stop(&self) -> Claim {
-        let mut inner = self.lock();
-        inner.claimed = true;
-        match inner.rescued.take() {
+        if self.claim.swap(CLAIMED, Ordering::AcqRel) == OPEN {
+            return Claim::Mine;
+        }
+        // Rescued: the rescue stored its task under the lock before it let go.
+        match self.lock().rescued.take() {
             Some(rescued) => Claim::Rescued(rescued.0, rescued.1),
             None => Claim::Mine,
         }
@@ -335,15 +344,18 @@ impl TaskSlot {
         spawn: impl FnOnce(erased::Shared, Duration) -> (AbortOnDropHandle<Result<()>>, Instant),
     ) {
         let mut inner = self.lock();
-        if inner.claimed {
-            return;
-        }
         let Held::Service(service) = &inner.held else {
             return;
         };
+        if self
+            .claim
+            .compare_exchange(OPEN, RESCUED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
         let service = Arc::clone(service);
         let stop_timeout = Duration::from_nanos(inner.stop_timeout);
-        inner.claimed = true;
         inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
     }
 }
