@@ -47,6 +47,7 @@ mod app;
 mod cli;
 mod context;
 mod duration;
+mod entry;
 mod error;
 mod policy;
 pub mod prelude;
@@ -75,7 +76,8 @@ pub use servicepack_macros::{main, service};
 pub mod __private {
     pub use linkme;
 
-    pub use crate::app::{AppInfo, main};
+    pub use crate::app::AppInfo;
+    pub use crate::entry::main;
     pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};

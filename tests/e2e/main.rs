@@ -2,6 +2,7 @@
 //! signals it, and checks its exit code and the order of its lifecycle events.
 
 mod config;
+mod reliability;
 mod short;
 mod showcase;
 mod support;

@@ -16,6 +16,9 @@ use crate::parse_duration;
 pub(crate) const SERVICES_ENABLED: &str = "SERVICES_ENABLED";
 /// `RUNNER_SHUTDOWNTIMEOUT`: the shutdown budget.
 pub(crate) const RUNNER_SHUTDOWNTIMEOUT: &str = "RUNNER_SHUTDOWNTIMEOUT";
+/// `RUNNER_DRAINDELAY`: after a shutdown request, how long the app drains before the
+/// first service is stopped.
+pub(crate) const RUNNER_DRAINDELAY: &str = "RUNNER_DRAINDELAY";
 /// `LOG_LEVEL`: a level or a filter directive.
 pub(crate) const LOG_LEVEL: &str = "LOG_LEVEL";
 /// `LOG_FORMAT`: `text` or `json`.
@@ -24,6 +27,14 @@ pub(crate) const LOG_FORMAT: &str = "LOG_FORMAT";
 pub(crate) const LOG_ADD_SOURCE: &str = "LOG_ADD_SOURCE";
 /// `ENV`: a label for the start-up line.
 pub(crate) const ENV: &str = "ENV";
+/// `RUST_LOG`: what `LOG_LEVEL` says, read only when `LOG_LEVEL` is unset.
+pub(crate) const RUST_LOG: &str = "RUST_LOG";
+/// `NO_COLOR`: any non-empty value turns colour off (no-color.org).
+pub(crate) const NO_COLOR: &str = "NO_COLOR";
+/// `CLICOLOR_FORCE`: any value but `0` turns colour on, even off a terminal.
+pub(crate) const CLICOLOR_FORCE: &str = "CLICOLOR_FORCE";
+/// `TERM`: `dumb` means a terminal without colour.
+const TERM: &str = "TERM";
 
 /// The shutdown budget when `RUNNER_SHUTDOWNTIMEOUT` is unset.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +46,8 @@ pub(crate) struct Config {
     pub(crate) services_enabled: Vec<String>,
     /// `RUNNER_SHUTDOWNTIMEOUT`.
     pub(crate) shutdown_timeout: Duration,
+    /// `RUNNER_DRAINDELAY` (0 when unset).
+    pub(crate) drain_delay: Duration,
     /// `LOG_LEVEL`, `LOG_FORMAT`, `LOG_ADD_SOURCE`.
     pub(crate) log: LogConfig,
     /// `ENV`, as given (`prod` when unset).
@@ -50,6 +63,8 @@ pub(crate) struct LogConfig {
     pub(crate) format: LogFormat,
     /// `source=file:line` in each line.
     pub(crate) add_source: bool,
+    /// `NO_COLOR`, `CLICOLOR_FORCE`: whether text lines are coloured.
+    pub(crate) color: Color,
 }
 
 impl Default for LogConfig {
@@ -58,6 +73,55 @@ impl Default for LogConfig {
             filter: LogFilter::Level(LevelFilter::INFO),
             format: LogFormat::Text,
             add_source: false,
+            color: Color::Auto,
+        }
+    }
+}
+
+/// Whether text logs and help are coloured: `NO_COLOR` (non-empty) turns colour off and
+/// wins, `CLICOLOR_FORCE` (any value but `0`) turns it on, and otherwise a stream is
+/// coloured when it is a terminal whose `TERM` is not `dumb` (the rule of anstream, which
+/// clap uses, except that an unset `TERM` still allows colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Color {
+    /// Colour on a terminal.
+    Auto,
+    /// `TERM=dumb`: colour only when forced, so never.
+    Dumb,
+    /// `NO_COLOR`.
+    Never,
+    /// `CLICOLOR_FORCE`.
+    Always,
+}
+
+impl Color {
+    /// Reads the variables of the process environment.
+    pub(crate) fn from_env() -> Self {
+        Self::from_lookup(|name| {
+            std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+        })
+    }
+
+    /// Reads the variables through `lookup`. Values are taken as given (not trimmed):
+    /// `NO_COLOR` counts when non-empty, as its convention says.
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        if lookup(NO_COLOR).is_some_and(|value| !value.is_empty()) {
+            Self::Never
+        } else if lookup(CLICOLOR_FORCE).is_some_and(|value| !value.is_empty() && value != "0") {
+            Self::Always
+        } else if lookup(TERM).is_some_and(|value| value == "dumb") {
+            Self::Dumb
+        } else {
+            Self::Auto
+        }
+    }
+
+    /// Whether a stream is coloured, given whether it is a terminal.
+    pub(crate) fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            Self::Auto => is_terminal,
+            Self::Dumb | Self::Never => false,
+            Self::Always => true,
         }
     }
 }
@@ -122,6 +186,8 @@ pub(crate) struct ConfigErrors {
     pub(crate) errors: Vec<ConfigError>,
     /// The format to write the errors in.
     pub(crate) format: LogFormat,
+    /// Whether they are coloured.
+    pub(crate) color: Color,
 }
 
 impl Config {
@@ -146,19 +212,27 @@ impl Config {
         let services_enabled = read(SERVICES_ENABLED)
             .map(|list| parse_list(&list))
             .unwrap_or_default();
-        let shutdown_timeout =
-            read(RUNNER_SHUTDOWNTIMEOUT).map_or(Ok(DEFAULT_SHUTDOWN_TIMEOUT), |value| {
+        let go_duration = |variable: &'static str, default: Duration| {
+            read(variable).map_or(Ok(default), |value| {
                 parse_duration(&value).map_err(|error| ConfigError {
-                    variable: RUNNER_SHUTDOWNTIMEOUT,
+                    variable,
                     expected: format!(
                         "expected a Go duration such as \"10s\", \"1m30s\" or \"500ms\" ({})",
                         error.reason()
                     ),
                     value,
                 })
-            });
-        let filter = read(LOG_LEVEL).map_or(Ok(LogConfig::default().filter), |value| {
-            parse_log_level(&value)
+            })
+        };
+        let shutdown_timeout = go_duration(RUNNER_SHUTDOWNTIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT);
+        let drain_delay = go_duration(RUNNER_DRAINDELAY, Duration::ZERO);
+        // `RUST_LOG` only when `LOG_LEVEL` is unset; the same syntax, and an error names
+        // the variable it came from.
+        let level = read(LOG_LEVEL)
+            .map(|value| (LOG_LEVEL, value))
+            .or_else(|| read(RUST_LOG).map(|value| (RUST_LOG, value)));
+        let filter = level.map_or(Ok(LogConfig::default().filter), |(variable, value)| {
+            parse_log_level(variable, &value)
         });
         let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), |value| {
             match value.to_ascii_lowercase().as_str() {
@@ -183,10 +257,15 @@ impl Config {
             }
         });
         let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
+        let color = Color::from_lookup(&lookup);
 
         let shutdown_timeout = shutdown_timeout.unwrap_or_else(|error| {
             errors.push(error);
             DEFAULT_SHUTDOWN_TIMEOUT
+        });
+        let drain_delay = drain_delay.unwrap_or_else(|error| {
+            errors.push(error);
+            Duration::ZERO
         });
         let filter = filter.unwrap_or_else(|error| {
             errors.push(error);
@@ -201,15 +280,21 @@ impl Config {
             false
         });
         if !errors.is_empty() {
-            return Err(ConfigErrors { errors, format });
+            return Err(ConfigErrors {
+                errors,
+                format,
+                color,
+            });
         }
         Ok(Self {
             services_enabled,
             shutdown_timeout,
+            drain_delay,
             log: LogConfig {
                 filter,
                 format,
                 add_source,
+                color,
             },
             env,
         })
@@ -274,13 +359,15 @@ fn parse_list(list: &str) -> Vec<String> {
     names
 }
 
-fn parse_log_level(value: &str) -> Result<LogFilter, ConfigError> {
+/// `LOG_LEVEL` (or `RUST_LOG`, named by `variable`). A hand match rather than
+/// `LevelFilter::from_str`, which also takes `0` to `5`, which SPEC does not list.
+fn parse_log_level(variable: &'static str, value: &str) -> Result<LogFilter, ConfigError> {
     const EXPECTED: &str = "expected trace, debug, info, warn, error or off (any case), or a tracing filter directive such as \"info,my_app=debug\"";
     if value.contains(['=', ',']) {
         return match EnvFilter::builder().parse(value) {
             Ok(_) => Ok(LogFilter::Directive(value.to_owned())),
             Err(error) => Err(ConfigError {
-                variable: LOG_LEVEL,
+                variable,
                 value: value.to_owned(),
                 expected: format!("{EXPECTED}; the directive does not parse: {error}"),
             }),
@@ -295,7 +382,7 @@ fn parse_log_level(value: &str) -> Result<LogFilter, ConfigError> {
         "off" => LevelFilter::OFF,
         _ => {
             return Err(ConfigError {
-                variable: LOG_LEVEL,
+                variable,
                 value: value.to_owned(),
                 expected: EXPECTED.to_owned(),
             });
@@ -453,6 +540,68 @@ mod tests {
             LogFormat::Json,
             "a good LOG_FORMAT is still used"
         );
+    }
+
+    #[test]
+    fn drain_delay_is_a_go_duration() {
+        assert_eq!(parse(&[]).unwrap().drain_delay, Duration::ZERO);
+        let config = parse(&[(RUNNER_DRAINDELAY, "1m30s")]).unwrap();
+        assert_eq!(config.drain_delay, Duration::from_secs(90));
+        let error = single_error(&[(RUNNER_DRAINDELAY, "soon")]);
+        assert_eq!(error.variable, RUNNER_DRAINDELAY);
+        assert!(error.to_string().contains("\"1m30s\""), "{error}");
+    }
+
+    #[test]
+    fn rust_log_is_read_when_log_level_is_unset() {
+        let config = parse(&[(RUST_LOG, "debug")]).unwrap();
+        assert_eq!(config.log.filter, LogFilter::Level(LevelFilter::DEBUG));
+        let config = parse(&[(RUST_LOG, "info,my_app=trace")]).unwrap();
+        assert_eq!(
+            config.log.filter,
+            LogFilter::Directive("info,my_app=trace".to_owned())
+        );
+        let config = parse(&[(RUST_LOG, "trace"), (LOG_LEVEL, "warn")]).unwrap();
+        assert_eq!(config.log.filter, LogFilter::Level(LevelFilter::WARN));
+        // A bad RUST_LOG does not matter when LOG_LEVEL decides.
+        assert!(parse(&[(RUST_LOG, "loud"), (LOG_LEVEL, "warn")]).is_ok());
+    }
+
+    #[test]
+    fn a_bad_rust_log_names_rust_log() {
+        let error = single_error(&[(RUST_LOG, "loud")]);
+        assert_eq!(error.variable, RUST_LOG);
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid RUST_LOG=\"loud\": expected trace"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn colour_follows_no_color_and_clicolor_force() {
+        let color = |vars: &[(&str, &str)]| parse(vars).unwrap().log.color;
+        assert_eq!(color(&[]), Color::Auto);
+        assert_eq!(color(&[(NO_COLOR, "1")]), Color::Never);
+        assert_eq!(
+            color(&[(NO_COLOR, "")]),
+            Color::Auto,
+            "empty NO_COLOR is unset"
+        );
+        assert_eq!(color(&[(CLICOLOR_FORCE, "1")]), Color::Always);
+        assert_eq!(color(&[(CLICOLOR_FORCE, "0")]), Color::Auto);
+        assert_eq!(
+            color(&[(CLICOLOR_FORCE, "1"), (NO_COLOR, "1")]),
+            Color::Never,
+            "NO_COLOR wins"
+        );
+        assert_eq!(color(&[(TERM, "dumb")]), Color::Dumb);
+        assert!(Color::Auto.enabled(true));
+        assert!(!Color::Auto.enabled(false));
+        assert!(!Color::Dumb.enabled(true));
+        assert!(!Color::Never.enabled(true));
+        assert!(Color::Always.enabled(false));
     }
 
     #[test]

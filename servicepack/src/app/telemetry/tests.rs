@@ -43,7 +43,7 @@ impl<'w> MakeWriter<'w> for Capture {
 /// Runs `body` under the built-in layer with `log`, and returns the lines written.
 fn capture(log: &LogConfig, body: impl FnOnce()) -> Vec<String> {
     let out = Capture::default();
-    let layer = built_in(log, out.clone());
+    let layer = built_in(log, false, out.clone());
     tracing::subscriber::with_default(Registry::default().with(layer), body);
     out.lines()
 }
@@ -53,6 +53,7 @@ fn log(format: LogFormat, filter: LogFilter, add_source: bool) -> LogConfig {
         filter,
         format,
         add_source,
+        ..LogConfig::default()
     }
 }
 
@@ -135,7 +136,7 @@ fn quiet_levels_keep_the_service_of_louder_events() {
 fn directives_filter_by_target() {
     let directive = log(
         LogFormat::Text,
-        LogFilter::Directive("warn,servicepack::telemetry=info".to_owned()),
+        LogFilter::Directive("warn,servicepack::app::telemetry=info".to_owned()),
         false,
     );
     assert_eq!(capture(&directive, lifecycle).len(), 4);
@@ -177,7 +178,7 @@ fn source_is_added_on_request() {
         },
     );
     assert!(
-        text[0].contains(" INFO here source=servicepack/src/telemetry/tests.rs:"),
+        text[0].contains(" INFO here source=servicepack/src/app/telemetry/tests.rs:"),
         "{text:?}"
     );
     let json = capture(
@@ -195,7 +196,7 @@ fn source_is_added_on_request() {
         value["source"]
             .as_str()
             .unwrap()
-            .starts_with("servicepack/src/telemetry/tests.rs:")
+            .starts_with("servicepack/src/app/telemetry/tests.rs:")
     );
 }
 
@@ -253,4 +254,28 @@ fn json_keeps_keys_unique_and_escapes() {
     assert_eq!(value["big"], u64::MAX);
     assert_eq!(value["nan"], "NaN");
     assert_eq!(value["message"], "multi\nline");
+}
+
+#[test]
+fn colour_only_when_asked_and_never_in_json() {
+    let out = Capture::default();
+    let layer = built_in(&LogConfig::default(), true, out.clone());
+    tracing::subscriber::with_default(Registry::default().with(layer), lifecycle);
+    let lines = out.lines();
+    assert!(lines.iter().all(|line| line.contains("\x1b[")), "{lines:?}");
+    assert!(lines[0].contains("\x1b[32m INFO\x1b[0m"), "{}", lines[0]);
+    let plain = capture(&LogConfig::default(), lifecycle);
+    assert!(plain.iter().all(|line| !line.contains('\x1b')), "{plain:?}");
+    let json = Capture::default();
+    let layer = built_in(
+        &log(
+            LogFormat::Json,
+            LogFilter::Level(filter::LevelFilter::INFO),
+            false,
+        ),
+        true,
+        json.clone(),
+    );
+    tracing::subscriber::with_default(Registry::default().with(layer), lifecycle);
+    assert!(json.lines().iter().all(|line| !line.contains('\x1b')));
 }
