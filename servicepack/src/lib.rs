@@ -54,6 +54,7 @@ pub mod prelude;
 mod registry;
 mod runtime;
 mod service;
+pub mod testing;
 
 pub use app::App;
 pub use context::Context;

@@ -552,6 +552,7 @@ fn service_json(entry: &Entry) -> serde_json::Value {
         "restart": restart(policy.restart),
         "allowed_failure": policy.allowed_failure,
         "notify_ready": policy.notify_ready,
+        "counts_for_readiness": policy.counts_for_readiness,
         "ready_timeout": format_duration(policy.ready_timeout),
         "stop_timeout": format_duration(policy.stop_timeout),
         "commands": entry.commands.is_some(),

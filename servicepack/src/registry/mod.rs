@@ -178,6 +178,61 @@ impl ServiceDef {
         Self::with_launch(name, Box::new(Lazy::new(construct)))
     }
 
+    /// The definition of a `#[service]` type, with the policy and dependencies its
+    /// attribute gives: what `#[servicepack::main]` runs for it. Construction stays lazy.
+    ///
+    /// # Panics
+    ///
+    /// When no `#[service]` registration with `T`'s name is linked into the binary (it
+    /// always is for a `#[service]` type the binary names).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use servicepack::prelude::*;
+    /// use servicepack::ServiceDef;
+    ///
+    /// #[service(retries = 2, depends_on = ["database"])]
+    /// #[derive(Default)]
+    /// struct PaymentsApi;
+    ///
+    /// impl Service for PaymentsApi {
+    ///     async fn run(&self, ctx: Context) -> Result<()> {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let api = ServiceDef::of::<PaymentsApi>();
+    /// assert_eq!(api.name(), "payments-api");
+    /// assert_eq!(api.get_policy().max_runs(), Some(3));
+    /// assert_eq!(api.dependencies().collect::<Vec<_>>(), ["database"]);
+    /// ```
+    #[must_use]
+    pub fn of<T: Registered>() -> Self {
+        let type_name = std::any::type_name::<T>();
+        let short = type_name.rsplit("::").next().unwrap_or(type_name);
+        let mut named = SERVICES.iter().filter(|entry| entry.name == T::NAME);
+        let first = named.next();
+        // Two registrations of one name (an invalid app, which `check` reports): the
+        // type's own ident picks.
+        let entry = match named.next() {
+            None => first,
+            Some(second) => [first, Some(second)]
+                .into_iter()
+                .flatten()
+                .chain(named)
+                .find(|entry| entry.type_name.rsplit("::").next() == Some(short)),
+        };
+        let Some(entry) = entry else {
+            panic!(
+                "no `#[service]` registration named `{}` is linked for `{type_name}`",
+                T::NAME
+            );
+        };
+        Self::from_entry(entry)
+    }
+
     /// The definition of a registered service. Not public API.
     #[doc(hidden)]
     #[must_use]

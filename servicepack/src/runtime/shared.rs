@@ -15,10 +15,13 @@ use crate::RunError;
 use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
 use crate::runtime::shutdown::StopWalk;
+use crate::runtime::status::StatusBoard;
 
 /// State every supervisor shares with the coordinator.
 pub(crate) struct Shared {
     pub(crate) events: UnboundedSender<Event>,
+    /// The lifecycle as data, for whoever reads it.
+    pub(crate) status: Arc<StatusBoard>,
     pub(crate) plan: Arc<Plan>,
     /// Per service with dependents: its readiness, which they wait for.
     pub(crate) gates: Vec<Option<Gate>>,
@@ -54,12 +57,14 @@ impl Shared {
         plan: Arc<Plan>,
         events: UnboundedSender<Event>,
         jitter: JitterSource,
+        status: Arc<StatusBoard>,
     ) -> Self {
         let gates = (0..plan.len())
             .map(|node| (!plan.dependents(node).is_empty()).then(Gate::new))
             .collect();
         Self {
             events,
+            status,
             walk: StopWalk::new(&plan),
             tasks: (0..plan.len()).map(|_| TaskSlot::default()).collect(),
             plan,

@@ -175,6 +175,9 @@ pub(crate) fn stop_service<'a, 'r, S: Service>(
             let wait = poll_fn(|cx| both.poll(cx));
             let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
         }
+        // A `stop` (or `run`) that blocked its thread past the deadline returned "in
+        // time" as far as the timer could tell: the clock says whether it was late.
+        let late = Instant::now() > deadline;
         // At the deadline both are dropped, here, before the caller reports the service
         // stopped (which lets its dependencies stop): the interrupted run lives in the
         // caller's slot, which would otherwise keep it until the task ends.
@@ -182,12 +185,18 @@ pub(crate) fn stop_service<'a, 'r, S: Service>(
         both.stop.set(None);
         let finished =
             |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
+        let (run_result, stop_result) = if late {
+            (both.run_result, None)
+        } else {
+            (both.run_result, both.stop_result)
+        };
         Stopped {
-            run: had_run.then(|| finished(both.run_result)),
-            stop: finished(both.stop_result),
-            timeout: began.map_or(Duration::ZERO, |began| {
-                deadline.saturating_duration_since(began)
-            }),
+            run: had_run.then(|| finished(run_result)),
+            stop: finished(stop_result),
+            // Without a clock reading at the start, the budget decided the deadline.
+            timeout: deadline.saturating_duration_since(
+                began.or(window.map(|(start, _)| start)).unwrap_or(deadline),
+            ),
         }
     }
 }
@@ -202,7 +211,6 @@ fn begin_stop(
     stop_timeout: Duration,
     window: Option<(Instant, Instant)>,
 ) -> (Context, Instant, Option<Instant>) {
-    tracing::info!("stopping");
     // The deadline is the smaller of `stop_timeout` from now and the budget's end. When
     // `stop_timeout` is longer than the whole budget (the defaults: 30 s and 10 s), the
     // budget decides without reading the clock, which matters when thousands stop.

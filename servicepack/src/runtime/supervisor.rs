@@ -55,12 +55,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::context::{Name, ReadyLatch};
-use crate::runtime::catch::{self, NotReady, chain};
+use crate::runtime::catch::{self, NotReady};
+use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Ending, Event, FAILED, READY, SKIPPED, Shared};
 use crate::runtime::shutdown::{self, Finished, Stopped};
 use crate::service::BoxFuture;
-use crate::{Context, Error, Policy, Result, RunError, Service, format_duration};
+use crate::{Context, Error, Policy, Result, RunError, Service};
 
 /// A service's supervisor, typed by the service, before it is spawned: what a
 /// [`ServiceDef`](crate::ServiceDef) carries instead of a type-erased service.
@@ -202,6 +203,7 @@ fn supervise<S: Service>(
             run.set(None);
             life.token().cancelled().await;
         }
+        life.emit(&Lifecycle::Stopping);
         let outcome = shutdown::stop_service(
             service,
             life.ctx_name(),
@@ -249,6 +251,11 @@ impl Drop for Life {
 impl Life {
     fn name(&self) -> &str {
         self.shared.plan.name(self.node)
+    }
+
+    /// Logs a lifecycle event and records it in the status.
+    fn emit(&self, event: &Lifecycle<'_>) {
+        lifecycle::emit(&self.shared.status, self.node, event);
     }
 
     /// The name for a `Context`: the plan and an index, no copy.
@@ -301,7 +308,7 @@ impl Life {
 
     /// Waits until every dependency is ready; the reason to skip this service if one
     /// will never be, or if shutdown begins first.
-    async fn wait_for_dependencies(&self) -> Result<(), String> {
+    async fn wait_for_dependencies(&self) -> Result<(), Skip<'_>> {
         let shared = &*self.shared;
         for &dep in shared.plan.dependencies(self.node) {
             let Some(gate) = &shared.gates[dep] else {
@@ -312,9 +319,9 @@ impl Life {
             let name = shared.plan.name(dep);
             match gate.state.load(Ordering::Acquire) {
                 READY => {}
-                FAILED => return Err(format!("dependency {name} failed before it was ready")),
-                _ if shared.shutdown_began() => return Err("shutdown began".to_owned()),
-                _ => return Err(format!("dependency {name} was skipped")),
+                FAILED => return Err(Skip::DependencyFailed(name)),
+                _ if shared.shutdown_began() => return Err(Skip::ShutdownBegan),
+                _ => return Err(Skip::DependencySkipped(name)),
             }
         }
         Ok(())
@@ -361,7 +368,10 @@ impl Life {
         // The synchronous part runs at the first poll of the returned future, which the
         // caller awaits at once; only what the readiness wait needs is carried inside.
         let attempt = self.attempts.transition_to_running();
-        tracing::info!(attempt, "starting");
+        self.emit(&Lifecycle::Starting {
+            attempt,
+            notify_ready: self.attempts.policy.notify_ready,
+        });
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
         if policy.retry_reset.is_some() {
@@ -409,7 +419,7 @@ impl Life {
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
-                        tracing::info!("ready");
+                        self.emit(&Lifecycle::Ready);
                         self.mark_ready();
                         if let Some(Drive::Returned(Err(error))) = &drive
                             && error.is::<NotReady>()
@@ -426,15 +436,15 @@ impl Life {
     /// Whether the service may start: its dependencies are ready and shutdown has not
     /// begun. If not, it is reported skipped.
     async fn may_start(&mut self) -> bool {
-        if !self.shared.plan.dependencies(self.node).is_empty()
-            && let Err(reason) = self.wait_for_dependencies().await
-        {
-            tracing::warn!(reason, "skipped");
-            self.ended(Ending::Skipped);
-            return false;
+        let mut waited = Ok(());
+        if !self.shared.plan.dependencies(self.node).is_empty() {
+            waited = self.wait_for_dependencies().await;
         }
-        if self.shared.shutdown_began() {
-            tracing::warn!(reason = "shutdown began", "skipped");
+        if waited.is_ok() && self.shared.shutdown_began() {
+            waited = Err(Skip::ShutdownBegan);
+        }
+        if let Err(reason) = waited {
+            self.emit(&Lifecycle::Skipped(reason));
             self.ended(Ending::Skipped);
             return false;
         }
@@ -455,7 +465,7 @@ impl Life {
     fn ran(&mut self) -> bool {
         self.ended(Ending::Abandoned);
         if self.attempts.runs() == 0 {
-            tracing::warn!(reason = "shutdown began", "skipped");
+            self.emit(&Lifecycle::Skipped(Skip::ShutdownBegan));
             return false;
         }
         true
@@ -465,13 +475,16 @@ impl Life {
     /// further run will start (and the coordinator has been told).
     fn judge(&mut self, result: Result<()>) -> Option<Duration> {
         let attempt = self.attempts.runs();
+        let after_exit = result.is_ok();
         let delay = match result {
             Ok(()) => {
                 // A clean return counts as ready: a one-shot job gates its dependents.
                 self.mark_ready();
-                tracing::info!(attempt, "exited");
                 let jitter = || self.shared.jitter();
-                match self.attempts.transition_to_exited(jitter) {
+                let after = self.attempts.transition_to_exited(jitter);
+                let restart = matches!(after, AfterExit::Restart { .. });
+                self.emit(&Lifecycle::Exited { attempt, restart });
+                match after {
                     AfterExit::Restart { delay } => delay,
                     AfterExit::End => {
                         self.ended(Ending::Clean);
@@ -484,7 +497,10 @@ impl Life {
                 let jitter = || self.shared.jitter();
                 match self.attempts.transition_to_failed(ran_for, jitter) {
                     AfterFailure::Retry { delay } => {
-                        tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                        self.emit(&Lifecycle::AttemptFailed {
+                            attempt,
+                            error: &error,
+                        });
                         delay
                     }
                     AfterFailure::Final => {
@@ -498,19 +514,23 @@ impl Life {
         if self.shared.shutdown_began() {
             return None;
         }
-        tracing::warn!(attempt = attempt + 1, delay = %format_duration(delay), "retrying");
+        self.emit(&Lifecycle::Retrying {
+            attempt: attempt + 1,
+            delay,
+            after_exit,
+        });
         Some(delay)
     }
 
     /// Logs a final failure; `true` when it is fatal (not an allowed failure).
     fn final_failure(&self, attempts: u32, error: &Error) -> bool {
-        if self.attempts.policy.allowed_failure {
-            tracing::warn!(attempts, error = %chain(error), "failed (allowed failure)");
-            false
-        } else {
-            tracing::error!(attempts, error = %chain(error), "failed");
-            true
-        }
+        let allowed = self.attempts.policy.allowed_failure;
+        self.emit(&Lifecycle::Failed {
+            attempts,
+            error,
+            allowed,
+        });
+        !allowed
     }
 
     /// Logs a final failure; the error when it is fatal.
@@ -530,11 +550,17 @@ impl Life {
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
-                Ok(()) => tracing::info!(attempt, "exited"),
+                Ok(()) => self.emit(&Lifecycle::Exited {
+                    attempt,
+                    restart: false,
+                }),
                 Err(error) => match self.attempts.transition_to_failed(self.ran_for(), || 0.5) {
                     // Shutdown overtook the retry, so this failure is not final.
                     AfterFailure::Retry { .. } => {
-                        tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                        self.emit(&Lifecycle::AttemptFailed {
+                            attempt,
+                            error: &error,
+                        });
                     }
                     AfterFailure::Final => {
                         problems.extend(self.fatal(attempt, error));
@@ -544,7 +570,7 @@ impl Life {
         }
         let mut clean = true;
         if let Finished::Returned(Err(source)) = outcome.stop {
-            tracing::error!(error = %chain(&source), "stop failed");
+            self.emit(&Lifecycle::StopFailed(&source));
             problems.push(RunError::StopFailed {
                 service: self.name().to_owned(),
                 source,
@@ -552,16 +578,14 @@ impl Life {
             clean = false;
         }
         if timed_out {
-            tracing::error!(timeout = %format_duration(outcome.timeout), "stop timed out");
+            self.emit(&Lifecycle::StopTimedOut(outcome.timeout));
             problems.push(RunError::StopTimedOut {
                 service: self.name().to_owned(),
                 timeout: outcome.timeout,
             });
             clean = false;
         }
-        if clean {
-            tracing::info!("stopped");
-        }
+        self.emit(&Lifecycle::Stopped { clean });
         self.transition_to_done(problems);
     }
 }
@@ -639,7 +663,8 @@ mod size {
     fn life() -> Life {
         let (events, _inbox) = tokio::sync::mpsc::unbounded_channel();
         let plan = Arc::new(Plan::new([("x", ["y"])]).unwrap());
-        let shared = Arc::new(Shared::new(plan, events, default_jitter()));
+        let status = crate::runtime::status::StatusBoard::new();
+        let shared = Arc::new(Shared::new(plan, events, default_jitter(), status));
         shared.running.store(1, Ordering::Release);
         Life {
             node: 0,
