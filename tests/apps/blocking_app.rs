@@ -107,9 +107,7 @@ struct DropPanic;
 
 impl Drop for DropPanic {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("drop-panic panicked in Drop");
-        }
+        assert!(std::thread::panicking(), "drop-panic panicked in Drop");
     }
 }
 

@@ -115,11 +115,36 @@ async fn lifecycle(
     let mut exit = report_exit(&report);
     let mut reasons: Vec<String> = report.reason().into_iter().collect();
 
-    let count = post_stop.len();
-    for (index, hook) in post_stop.into_iter().enumerate() {
+    let failures = post_stop_hooks(post_stop, &post_stop_token, &ending, deadline, budget).await;
+    if !failures.is_empty() {
+        exit = exit.or(Exit::Failure);
+        reasons.extend(failures);
+    }
+    ending.done();
+    if exit == Exit::Success {
+        exit
+    } else {
+        exit.because(format, &reasons.join("; "))
+    }
+}
+
+/// Runs the post-stop hooks until `deadline` (the end of the shutdown budget) and returns
+/// what went wrong, one reason per hook, each logged at ERROR with its position. A hook
+/// still running at the deadline is abandoned (its task aborted) and the later hooks do
+/// not run; should its thread be blocked, the watchdog ends the process.
+async fn post_stop_hooks(
+    hooks: Vec<Hook>,
+    token: &CancellationToken,
+    ending: &Ending,
+    deadline: Option<Instant>,
+    budget: Duration,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let budget = format_duration(budget);
+    let count = hooks.len();
+    for (index, hook) in hooks.into_iter().enumerate() {
         let number = index + 1;
         ending.set(Stage::PostStop { number, count });
-        let budget = format_duration(budget);
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             let reason = if number == count {
                 format!(
@@ -132,13 +157,12 @@ async fn lifecycle(
             };
             tracing::error!("{reason}");
             reasons.push(reason);
-            exit = exit.or(Exit::Failure);
             break;
         }
         let ctx = Context::new(
             "post-stop".into(),
             1,
-            post_stop_token.clone(),
+            token.clone(),
             None,
             deadline.map(tokio::time::Instant::from_std),
         );
@@ -156,14 +180,8 @@ async fn lifecycle(
         };
         tracing::error!("{reason}");
         reasons.push(reason);
-        exit = exit.or(Exit::Failure);
     }
-    ending.done();
-    if exit == Exit::Success {
-        exit
-    } else {
-        exit.because(format, &reasons.join("; "))
-    }
+    reasons
 }
 
 /// Why a second signal ends the process in `stage`; `None` once the outcome is known.
