@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::runtime::catch::chain;
-use crate::runtime::status::{State, StatusBoard};
+use crate::runtime::status::{Admit, State, StatusBoard};
 use crate::{Error, format_duration};
 
 /// Why a service never started.
@@ -68,11 +68,45 @@ pub(crate) enum Lifecycle<'a> {
     StopTimedOut(Duration),
     /// `run` and `stop` are over; `clean` when `stop` returned `Ok` in time.
     Stopped { clean: bool },
+    /// Dropping the service panicked.
+    DropPanicked(&'a Error),
 }
 
-/// Logs `event` in the current span and records it as service `node`'s state.
+/// Logs `event` in the current span and records it as service `node`'s state. The
+/// lines a crash loop repeats (starting, ready, exited, attempt failed, retrying) are
+/// limited to ten a second per service, with one line per second saying how many were
+/// left out; the state is always recorded.
 pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
-    log(event);
+    let repeated = matches!(
+        event,
+        Lifecycle::Starting { .. }
+            | Lifecycle::Ready
+            | Lifecycle::Exited { .. }
+            | Lifecycle::AttemptFailed { .. }
+            | Lifecycle::Retrying { .. }
+    );
+    let admit = if repeated {
+        board.admit(node)
+    } else if matches!(event, Lifecycle::Stopped { .. } | Lifecycle::Failed { .. }) {
+        // The last lines of a crash loop: say what was left out.
+        match board.take_suppressed(node) {
+            0 => Admit::Log,
+            suppressed => Admit::LogAfterSummary(suppressed),
+        }
+    } else {
+        Admit::Log
+    };
+    match admit {
+        Admit::Log => log(event),
+        Admit::LogAfterSummary(suppressed) => {
+            tracing::warn!(
+                suppressed,
+                "lifecycle lines suppressed (more than 10 a second)"
+            );
+            log(event);
+        }
+        Admit::Suppress => {}
+    }
     record(board, node, event);
 }
 
@@ -116,6 +150,9 @@ fn log(event: &Lifecycle<'_>) {
         Lifecycle::StopTimedOut(timeout) => {
             tracing::error!(timeout = %format_duration(timeout), "stop timed out");
         }
+        Lifecycle::DropPanicked(error) => {
+            tracing::error!(error = %chain(error), "drop panicked");
+        }
         Lifecycle::Stopped { clean } => {
             if clean {
                 tracing::info!("stopped");
@@ -127,7 +164,7 @@ fn log(event: &Lifecycle<'_>) {
 fn record(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
     match *event {
         // Logged only; `Stopped` records the end of the stop.
-        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) => {}
+        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) | Lifecycle::DropPanicked(_) => {}
         Lifecycle::Starting {
             attempt,
             notify_ready,

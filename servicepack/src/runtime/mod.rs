@@ -4,6 +4,7 @@
 //! (`crate::app`) and the command line (`crate::cli`) sit on top of it.
 
 pub(crate) mod catch;
+pub(crate) mod erased;
 pub(crate) mod lifecycle;
 pub(crate) mod plan;
 pub(crate) mod report;
@@ -11,5 +12,6 @@ pub(crate) mod retry;
 pub(crate) mod runner;
 pub(crate) mod shared;
 pub(crate) mod shutdown;
+pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod supervisor;

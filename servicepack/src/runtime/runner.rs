@@ -24,12 +24,13 @@
 use std::fmt;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
+use crate::runtime::erased::Construct;
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::plan::Plan;
 use crate::runtime::report::{Report, RunError, ShutdownCause};
@@ -37,7 +38,7 @@ use crate::runtime::retry::{JitterSource, default_jitter};
 use crate::runtime::shared::{Ending, Event, Shared};
 use crate::runtime::shutdown::{ShutdownHandle, far_future};
 use crate::runtime::status::{AppIdentity, Phase, StatusBoard, StatusHandle};
-use crate::runtime::supervisor::{Launch, Supervisor};
+use crate::runtime::supervisor::Supervisor;
 use crate::{Policy, ServiceDef};
 
 /// Runs a set of services: starts each once its dependencies are ready, retries failures
@@ -311,9 +312,8 @@ impl Runner {
     /// Not cancel safe: dropping the future aborts every service task at once, without
     /// calling `stop`. Use [`ShutdownHandle::request`] to shut down gracefully.
     pub async fn run(self) -> Report {
-        let task = tokio::spawn(coordinate(self));
-        let mut task = AbortOnDrop(task);
-        match (&mut task.0).await {
+        let mut task = AbortOnDropHandle::new(tokio::spawn(coordinate(self)));
+        match (&mut task).await {
             Ok(report) => report,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             // Only a runtime that is shutting down cancels the task; then nobody waits here.
@@ -324,14 +324,6 @@ impl Runner {
                 None,
             ),
         }
-    }
-}
-
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -354,7 +346,7 @@ impl Drop for Coordinator {
         self.shared.stop_token.cancel();
         // Normally every task is done; after a forced exit or an exhausted budget, the
         // stragglers are abandoned, and no further stop begins.
-        if self.shared.running.load(Ordering::Acquire) == 0 {
+        if self.shared.tracker.is_empty() {
             return;
         }
         self.shared.walk.abandon();
@@ -394,7 +386,7 @@ async fn coordinate(runner: Runner) -> Report {
                     return this.budget_exhausted(still_stopping);
                 }
             }
-            if this.shared.running.load(Ordering::Acquire) == 0 {
+            if this.shared.tracker.is_empty() {
                 // Every task has finished, and sent what it had to before it said so.
                 while let Ok(event) = inbox.try_recv() {
                     this.handle(event);
@@ -409,7 +401,7 @@ async fn coordinate(runner: Runner) -> Report {
                 return report;
             }
         }
-        let all_finished = this.shared.all_finished.notified();
+        let all_finished = this.shared.tracker.wait();
         tokio::select! {
             biased;
             () = &mut forced => {
@@ -505,6 +497,7 @@ impl Coordinator {
                     lifecycle::emit(&this.shared.status, node, &skipped);
                 });
             }
+            this.shared.tracker.close();
             this.begin_shutdown(ShutdownCause::Requested);
         } else {
             this.start_all(&mut defs);
@@ -517,9 +510,6 @@ impl Coordinator {
     /// runtime polls them first.
     fn start_all(&mut self, defs: &mut [ServiceDef]) {
         let mut last_policy: Option<Arc<Policy>> = None;
-        self.shared
-            .running
-            .store(self.plan.len(), Ordering::Release);
         for i in 0..self.plan.len() {
             let node = self.plan.order()[i];
             let def = &mut defs[node];
@@ -535,6 +525,7 @@ impl Coordinator {
             last_policy = Some(policy.clone());
             self.start(node, policy, launch);
         }
+        self.shared.tracker.close();
     }
 
     /// The report: the errors seen so far (the coordinator's, then what finished
@@ -562,7 +553,7 @@ impl Coordinator {
             .collect()
     }
 
-    fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Box<dyn Launch>) {
+    fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Construct) {
         let abort = Supervisor {
             node,
             policy,
@@ -610,6 +601,6 @@ impl Coordinator {
         // The supervisors walk the reverse edges from here: every service that no
         // unfinished dependent holds back stops now, the others when their dependents
         // have finished.
-        self.shared.walk.begin(&self.plan);
+        self.shared.begin_stop_walk();
     }
 }

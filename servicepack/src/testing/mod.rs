@@ -255,9 +255,10 @@ impl TestRun {
             let changed = self.status.changed();
             let snapshot = self.status.snapshot();
             let Some(service) = snapshot.service(name) else {
-                if !snapshot.services.is_empty() {
-                    panic!("no service `{name}` in this run");
-                }
+                assert!(
+                    snapshot.services.is_empty(),
+                    "no service `{name}` in this run"
+                );
                 changed.await;
                 continue;
             };

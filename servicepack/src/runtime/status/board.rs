@@ -47,6 +47,23 @@ struct Cell {
     next_attempt_at: Option<SystemTime>,
     /// Boxed: rare, and big next to the rest.
     last_error: Option<Box<LastError>>,
+    /// The rate limit of its repeated log lines: the second they were counted in, how
+    /// many were logged in it, and how many were not.
+    window: u32,
+    lines: u16,
+    suppressed: u32,
+}
+
+/// The most repeated lifecycle lines one service logs in a second.
+pub(crate) const LINES_PER_SECOND: u16 = 10;
+
+/// Whether a repeated lifecycle line is logged.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    Log,
+    /// Log it, after a summary of the lines suppressed in the last window.
+    LogAfterSummary(u32),
+    Suppress,
 }
 
 /// The per-service cells, set once the plan is known; names and edges are the plan's.
@@ -70,6 +87,8 @@ pub(crate) struct StatusBoard {
     info: Mutex<AppIdentity>,
     started_at: Timestamp,
     started: std::time::Instant,
+    /// The runtime's clock at creation, for the rate limit of log lines.
+    epoch: tokio::time::Instant,
     pid: u32,
     services: OnceLock<Services>,
     phase: AtomicU8,
@@ -88,6 +107,7 @@ impl StatusBoard {
             info: Mutex::new(AppIdentity::default()),
             started_at: Timestamp::now(),
             started: std::time::Instant::now(),
+            epoch: tokio::time::Instant::now(),
             pid: std::process::id(),
             services: OnceLock::new(),
             phase: AtomicU8::new(Phase::Running as u8),
@@ -146,6 +166,9 @@ impl StatusBoard {
                     since: now,
                     next_attempt_at: None,
                     last_error: None,
+                    window: 0,
+                    lines: 0,
+                    suppressed: 0,
                 })
             })
             .collect();
@@ -196,6 +219,47 @@ impl StatusBoard {
             _ => {}
         }
         self.changed();
+    }
+
+    /// Whether service `node` may log one more repeated lifecycle line now: at most
+    /// [`LINES_PER_SECOND`] in a second (of the runtime's clock, so paused in tests),
+    /// then the count of those left out, with the next line logged.
+    pub(crate) fn admit(&self, node: usize) -> Admit {
+        let Some(services) = self.services.get() else {
+            return Admit::Log;
+        };
+        let second = u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX);
+        let mut cell = lock(&services.cells[node]);
+        if cell.window != second {
+            cell.window = second;
+            cell.lines = 1;
+            return match std::mem::take(&mut cell.suppressed) {
+                0 => Admit::Log,
+                suppressed => Admit::LogAfterSummary(suppressed),
+            };
+        }
+        if cell.lines < LINES_PER_SECOND {
+            cell.lines += 1;
+            Admit::Log
+        } else {
+            cell.suppressed = cell.suppressed.saturating_add(1);
+            Admit::Suppress
+        }
+    }
+
+    /// The lines of service `node` left out and not yet summarised (a service that
+    /// stops while it is being limited).
+    pub(crate) fn take_suppressed(&self, node: usize) -> u32 {
+        self.services.get().map_or(0, |services| {
+            std::mem::take(&mut lock(&services.cells[node]).suppressed)
+        })
+    }
+
+    /// The current (or last) attempt of service `node`.
+    pub(crate) fn attempt(&self, node: usize) -> u32 {
+        self.services
+            .get()
+            .map_or(0, |services| lock(&services.cells[node]).attempt)
     }
 
     fn changed(&self) {
@@ -388,7 +452,25 @@ mod tests {
 
     #[test]
     fn a_cell_stays_small() {
-        assert!(std::mem::size_of::<Mutex<Cell>>() <= 72);
+        assert!(std::mem::size_of::<Mutex<Cell>>() <= 80);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn repeated_lines_are_limited_per_second() {
+        let board = board(&[("a", true)]);
+        let admitted: Vec<Admit> = (0..15).map(|_| board.admit(0)).collect();
+        assert_eq!(
+            admitted
+                .iter()
+                .filter(|admit| **admit == Admit::Log)
+                .count(),
+            10
+        );
+        assert_eq!(admitted[14], Admit::Suppress);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(board.admit(0), Admit::LogAfterSummary(5));
+        assert_eq!(board.admit(0), Admit::Log);
+        assert_eq!(board.take_suppressed(0), 0);
     }
 
     #[test]
