@@ -2,7 +2,8 @@
 //! blocking `run`s and `stop`s, busy loops, panics where servicepack cannot catch them,
 //! crash loops and slow post-stop hooks.
 //!
-//! The four plain services `alpha`, `beta`, `gamma` and `delta` read what to do from
+//! The plain services `alpha`, `beta`, `gamma`, `delta` and `epsilon` (whose
+//! `stop_timeout` is 500 ms) read what to do from
 //! `<NAME>_RUN` and `<NAME>_STOP` (`ALPHA_RUN=block:300,wait`): comma-separated steps, done
 //! in order, then `Ok(())`:
 //!
@@ -71,8 +72,8 @@ async fn steps(name: &str, var: &str, ctx: &Context, stopped: &AtomicBool) -> Re
 }
 
 macro_rules! plain {
-    ($type:ident, $name:literal, $run:literal, $stop:literal) => {
-        #[service(name = $name)]
+    ($type:ident, $name:literal, $run:literal, $stop:literal $(, $key:ident = $value:literal)?) => {
+        #[service(name = $name $(, $key = $value)?)]
         #[derive(Default)]
         struct $type {
             stopped: AtomicBool,
@@ -99,6 +100,13 @@ plain!(Alpha, "alpha", "ALPHA_RUN", "ALPHA_STOP");
 plain!(Beta, "beta", "BETA_RUN", "BETA_STOP");
 plain!(Gamma, "gamma", "GAMMA_RUN", "GAMMA_STOP");
 plain!(Delta, "delta", "DELTA_RUN", "DELTA_STOP");
+plain!(
+    Epsilon,
+    "epsilon",
+    "EPSILON_RUN",
+    "EPSILON_STOP",
+    stop_timeout = "500ms"
+);
 
 /// Its destructor panics, after the run ended.
 #[service(name = "drop-panic")]

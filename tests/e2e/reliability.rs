@@ -122,6 +122,26 @@ fn a_blocking_stop_that_returns_late_exits_1() {
     assert!(reason(&run).contains("alpha"), "{}", run.dump());
 }
 
+#[test]
+fn a_blocking_stop_past_its_stop_timeout_is_late_though_the_budget_is_not_spent() {
+    let mut app = app("epsilon")
+        .env("EPSILON_RUN", "wait")
+        .env("EPSILON_STOP", "block:1500")
+        .env("RUNNER_SHUTDOWNTIMEOUT", "20s")
+        .spawn();
+    wait_running(&mut app, &["epsilon"]);
+    let (run, took) = signal_and_finish(app, "TERM");
+    run.assert_code(1);
+    assert_quick(&run, took, "a stop past its stop_timeout");
+    let events = run.events();
+    run.position(&events, &Match::event("epsilon", "stop timed out"));
+    assert!(
+        reason(&run).contains("service epsilon did not stop within 500ms"),
+        "{}",
+        run.dump()
+    );
+}
+
 /// Every worker blocked in a `stop`: the second signal still ends the process at once.
 fn second_signal_with_every_worker_blocked(signal: &str, code: i32) {
     let mut app = app("alpha,beta")

@@ -48,7 +48,7 @@ async fn lifecycle(
     let status = runner.status();
     let pre_run_token = CancellationToken::new();
     let post_stop_token = CancellationToken::new();
-    let listening = signals::listen({
+    let listening = listen(format, {
         let handle = runner.shutdown_handle();
         let (ending, status) = (Arc::clone(&ending), status.clone());
         let (pre_run_token, post_stop_token) = (pre_run_token.clone(), post_stop_token.clone());
@@ -72,11 +72,8 @@ async fn lifecycle(
             }
         }
     });
-    if let Err(error) = listening {
-        return Exit::Failure.because(
-            format,
-            &format!("cannot handle SIGINT, SIGTERM and SIGHUP: {error}"),
-        );
+    if let Err(exit) = listening {
+        return exit;
     }
 
     let count = pre_run.len();
@@ -184,6 +181,19 @@ async fn post_stop_hooks(
     reasons
 }
 
+/// [`signals::listen`], or the failure to write when it cannot.
+fn listen(
+    format: LogFormat,
+    on_signal: impl FnMut(Signal, u32) + Send + 'static,
+) -> Result<(), Exit> {
+    signals::listen(on_signal).map_err(|error| {
+        Exit::Failure.because(
+            format,
+            &format!("cannot handle SIGINT, SIGTERM and SIGHUP: {error}"),
+        )
+    })
+}
+
 /// Why a second signal ends the process in `stage`; `None` once the outcome is known.
 fn forced_reason(signal: Signal, stage: Stage, status: &StatusHandle) -> Option<String> {
     let name = signal.name();
@@ -228,7 +238,7 @@ pub(crate) fn command(
     block_on(format, async move {
         let ending = Ending::new(Stage::Command, format);
         let token = CancellationToken::new();
-        let listening = signals::listen({
+        let listening = listen(format, {
             let (ending, token) = (Arc::clone(&ending), token.clone());
             let label = label.to_owned();
             move |signal, count| {
@@ -243,11 +253,8 @@ pub(crate) fn command(
                 token.cancel();
             }
         });
-        if let Err(error) = listening {
-            return Exit::Failure.because(
-                format,
-                &format!("cannot handle SIGINT, SIGTERM and SIGHUP: {error}"),
-            );
+        if let Err(exit) = listening {
+            return exit;
         }
         let name = service.unwrap_or(label);
         let ctx = Context::new(name.into(), 1, token, None, None);
