@@ -206,3 +206,86 @@ pub(crate) fn start(
         })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::prelude::*;
+    use crate::{Runner, ServiceDef};
+
+    /// Runs until cancelled; its `stop` never returns.
+    struct Hangs;
+
+    impl Service for Hangs {
+        async fn run(&self, ctx: Context) -> Result<()> {
+            ctx.cancelled().await;
+            Ok(())
+        }
+
+        async fn stop(&self, _ctx: Context) -> Result<()> {
+            std::future::pending().await
+        }
+    }
+
+    /// Runs until cancelled, stops at once.
+    struct Quick;
+
+    impl Service for Quick {
+        async fn run(&self, ctx: Context) -> Result<()> {
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }
+
+    async fn until(status: &StatusHandle, done: impl Fn(&StatusHandle) -> bool) {
+        while !done(status) {
+            let changed = status.changed();
+            if done(status) {
+                break;
+            }
+            changed.await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn still_stopping_names_the_services_in_stopping() {
+        let runner = Runner::new()
+            .service(ServiceDef::new("hangs", Hangs))
+            .service(ServiceDef::new("quick", Quick))
+            .shutdown_timeout(Duration::from_secs(60));
+        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+        let run = tokio::spawn(runner.run());
+        until(&status, StatusHandle::is_ready).await;
+        // Nothing is stopping yet: the services that have not ended are named.
+        assert_eq!(still_stopping(&status), "hangs, quick");
+        shutdown.request();
+        until(&status, |status| {
+            status
+                .snapshot()
+                .service("quick")
+                .is_some_and(|quick| quick.state == State::Stopped)
+        })
+        .await;
+        assert_eq!(still_stopping(&status), "hangs");
+        run.abort();
+    }
+
+    #[test]
+    fn only_the_first_request_counts_and_done_is_final() {
+        let ending = Ending::new(Stage::Running, LogFormat::Text);
+        ending.requested();
+        let first = *ending.requested.get().expect("set by the request");
+        ending.requested();
+        assert_eq!(ending.requested.get(), Some(&first));
+        ending.done();
+        ending.set(Stage::PostStop {
+            number: 1,
+            count: 1,
+        });
+        assert_eq!(ending.stage(), Stage::Done);
+        // Once done, nothing ends the process from another thread.
+        ending.end_now(Exit::Failure, |_| Some("unreachable".to_owned()));
+    }
+}
