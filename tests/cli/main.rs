@@ -14,13 +14,17 @@ const EMPTY_APP: &str = env!("CARGO_BIN_EXE_empty-app");
 const DUPLICATE_APP: &str = env!("CARGO_BIN_EXE_duplicate-app");
 
 /// The variables servicepack reads; each test starts without them.
-const VARIABLES: [&str; 6] = [
+const VARIABLES: [&str; 10] = [
     "SERVICES_ENABLED",
     "RUNNER_SHUTDOWNTIMEOUT",
+    "RUNNER_DRAINDELAY",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "LOG_ADD_SOURCE",
     "ENV",
+    "RUST_LOG",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
 ];
 
 /// A command for `bin` with a clean servicepack environment and a fresh marker file.
