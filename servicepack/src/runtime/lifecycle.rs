@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::runtime::catch::chain;
-use crate::runtime::status::{Admit, State, StatusBoard};
+use crate::runtime::status::{Admit, CellUpdate, State, StatusBoard};
 use crate::{Error, format_duration};
 
 /// Why a service never started.
@@ -85,18 +85,20 @@ pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
             | Lifecycle::AttemptFailed { .. }
             | Lifecycle::Retrying { .. }
     );
-    let admit = if repeated {
-        board.admit(node)
-    } else if matches!(event, Lifecycle::Stopped { .. } | Lifecycle::Failed { .. }) {
-        // The last lines of a crash loop: say what was left out.
-        match board.take_suppressed(node) {
-            0 => Admit::Log,
-            suppressed => Admit::LogAfterSummary(suppressed),
+    // The last lines of a crash loop say what was left out.
+    let last = matches!(event, Lifecycle::Stopped { .. } | Lifecycle::Failed { .. });
+    // One lock of the service's cell for the state and the rate limit.
+    let admit = board.record(node, |cell| {
+        record(cell, event);
+        if repeated {
+            cell.admit()
+        } else if last {
+            cell.last_line()
+        } else {
+            Admit::Log
         }
-    } else {
-        Admit::Log
-    };
-    match admit {
+    });
+    match admit.unwrap_or(Admit::Log) {
         Admit::Log => log(event),
         Admit::LogAfterSummary(suppressed) => {
             tracing::warn!(
@@ -107,7 +109,6 @@ pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
         }
         Admit::Suppress => {}
     }
-    record(board, node, event);
 }
 
 fn log(event: &Lifecycle<'_>) {
@@ -161,44 +162,45 @@ fn log(event: &Lifecycle<'_>) {
     }
 }
 
-fn record(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
+/// The state change `event` means, in the service's cell.
+fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
     match *event {
         // Logged only; `Stopped` records the end of the stop.
         Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) | Lifecycle::DropPanicked(_) => {}
         Lifecycle::Starting {
             attempt,
             notify_ready,
-        } => board.record(node, |cell| {
+        } => {
             let state = if notify_ready {
                 State::Starting
             } else {
                 State::Ready
             };
             cell.attempt(attempt).state(state);
-        }),
-        Lifecycle::Ready => board.record(node, |cell| {
+        }
+        Lifecycle::Ready => {
             if cell.current() == State::Starting {
                 cell.state(State::Ready);
             }
-        }),
-        Lifecycle::Exited { restart, .. } => board.record(node, |cell| {
+        }
+        Lifecycle::Exited { restart, .. } => {
             // During a stop, the interrupted run returning changes nothing: the service
             // is `stopping` until both `run` and `stop` are over.
             if !restart && cell.current() != State::Stopping {
                 cell.state(State::Exited);
             }
-        }),
-        Lifecycle::AttemptFailed { attempt, error } => board.record(node, |cell| {
+        }
+        Lifecycle::AttemptFailed { attempt, error } => {
             cell.failure(attempt, chain(error).to_string());
-        }),
-        Lifecycle::Retrying { delay, .. } => board.record(node, |cell| {
+        }
+        Lifecycle::Retrying { delay, .. } => {
             cell.state(State::Retrying).retry_in(delay);
-        }),
+        }
         Lifecycle::Failed {
             attempts,
             error,
             allowed,
-        } => board.record(node, |cell| {
+        } => {
             cell.failure(attempts, chain(error).to_string());
             if cell.current() != State::Stopping {
                 cell.state(State::Failed);
@@ -206,15 +208,15 @@ fn record(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
             if allowed {
                 cell.stop_counting();
             }
-        }),
-        Lifecycle::Skipped(_) => board.record(node, |cell| {
+        }
+        Lifecycle::Skipped(_) => {
             cell.state(State::Skipped);
-        }),
-        Lifecycle::Stopping => board.record(node, |cell| {
+        }
+        Lifecycle::Stopping => {
             cell.state(State::Stopping);
-        }),
-        Lifecycle::Stopped { .. } => board.record(node, |cell| {
+        }
+        Lifecycle::Stopped { .. } => {
             cell.state(State::Stopped);
-        }),
+        }
     }
 }

@@ -554,14 +554,12 @@ impl Coordinator {
     }
 
     fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Construct) {
-        let abort = Supervisor {
+        let supervisor = Supervisor {
             node,
             policy,
-            launch,
             shared: self.shared.clone(),
-        }
-        .spawn();
-        self.shared.tasks[node].spawned(abort);
+        };
+        self.shared.tasks[node].spawn(launch, || supervisor.spawn());
     }
 
     /// A service ended (no further run of it will start): one fewer left running, and a

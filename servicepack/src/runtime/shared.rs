@@ -2,7 +2,7 @@
 //! readiness [`Gate`]s that dependents wait on, the stop walk (`shutdown.rs`) that
 //! supervisors drive themselves, and the [`Event`]s supervisors send.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -210,19 +210,28 @@ pub(crate) const RESCUE_GRACE: Duration = Duration::from_millis(20);
 /// by the coordinator at the end.
 #[derive(Default)]
 pub(crate) struct TaskSlot {
-    /// Counts the supervisor's polls of `run`, twice each (odd: inside one).
-    polls: AtomicU64,
+    /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
+    /// keeps the parity).
+    polls: AtomicU32,
+    /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
+    /// (set under the lock, with the rescue stored) by another task. Lock-free for the
+    /// supervisor in the common case.
+    claim: AtomicU8,
     inner: Mutex<SlotInner>,
 }
 
 #[derive(Default)]
 struct SlotInner {
-    task: Task,
+    /// The task's handle while it runs (`None` before it is spawned and once finished).
+    task: Option<AbortHandle>,
+    finished: bool,
     /// The constructor until the task takes it (kept here, not in the task: every
-    /// byte of the task counts), then the service and its `stop_timeout` until the task
-    /// finishes.
+    /// byte of the task counts), then the service until the task finishes.
     held: Held,
-    stop: StopClaim,
+    /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
+    stop_timeout: u64,
+    /// A `stop` called from another task, and its deadline.
+    rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
 }
 
 #[derive(Default)]
@@ -230,27 +239,12 @@ enum Held {
     #[default]
     Nothing,
     Construct(erased::Construct),
-    Service(erased::Shared, Duration),
+    Service(erased::Shared),
 }
 
-#[derive(Default)]
-enum Task {
-    #[default]
-    Unspawned,
-    Running(AbortHandle),
-    Finished,
-}
-
-/// Who calls `stop`: the supervisor, or (while the supervisor's `run` poll blocks) the
-/// task that cancelled its token.
-#[derive(Default)]
-enum StopClaim {
-    #[default]
-    Open,
-    Supervisor,
-    Rescued(AbortOnDropHandle<Result<()>>, Instant),
-    Taken,
-}
+const OPEN: u8 = 0;
+const CLAIMED: u8 = 1;
+const RESCUED: u8 = 2;
 
 /// How the supervisor's stop goes: it calls `stop` itself, or another task did.
 pub(crate) enum Claim {
@@ -264,43 +258,49 @@ impl TaskSlot {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The task was spawned: keeps its handle, unless it has finished already.
-    pub(crate) fn spawned(&self, handle: AbortHandle) {
+    /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
+    /// under one lock: the task, which takes the constructor first thing, waits for it.
+    pub(crate) fn spawn(&self, construct: erased::Construct, spawn: impl FnOnce() -> AbortHandle) {
         let mut inner = self.lock();
-        if matches!(inner.task, Task::Unspawned) {
-            inner.task = Task::Running(handle);
-        }
+        inner.held = Held::Construct(construct);
+        inner.task = Some(spawn());
     }
 
     /// The task has finished (called by the task itself). Returns the service, so the
     /// task drops it where a panic in its `Drop` is caught.
     pub(crate) fn finished(&self) -> Option<erased::Shared> {
         let mut inner = self.lock();
-        let task = std::mem::replace(&mut inner.task, Task::Finished);
+        inner.finished = true;
+        let task = inner.task.take();
         let held = std::mem::take(&mut inner.held);
         drop(inner);
         drop(task);
         match held {
-            Held::Service(service, _) => Some(service),
+            Held::Service(service) => Some(service),
             Held::Nothing | Held::Construct(_) => None,
         }
     }
 
     /// Whether the task was spawned and has not finished.
     pub(crate) fn is_running(&self) -> bool {
-        matches!(self.lock().task, Task::Running(_))
+        self.lock().task.is_some()
     }
 
     /// Aborts the task if it is still running.
     pub(crate) fn abort(&self) {
         // Outside the lock: the aborted task's state, when dropped, clears this slot.
-        let task = std::mem::replace(&mut self.lock().task, Task::Finished);
-        if let Task::Running(handle) = task {
+        let task = {
+            let mut inner = self.lock();
+            inner.finished = true;
+            inner.task.take()
+        };
+        if let Some(handle) = task {
             handle.abort();
         }
     }
 
     /// Keeps the constructor until the task takes it.
+    #[cfg(test)]
     pub(crate) fn keep_construct(&self, construct: erased::Construct) {
         self.lock().held = Held::Construct(construct);
     }
@@ -309,13 +309,15 @@ impl TaskSlot {
     pub(crate) fn take_construct(&self) -> Option<erased::Construct> {
         match std::mem::take(&mut self.lock().held) {
             Held::Construct(construct) => Some(construct),
-            Held::Nothing | Held::Service(..) => None,
+            Held::Nothing | Held::Service(_) => None,
         }
     }
 
     /// The service is constructed: another task may call its `stop` from now on.
     pub(crate) fn constructed(&self, service: erased::Shared, stop_timeout: Duration) {
-        self.lock().held = Held::Service(service, stop_timeout);
+        let mut inner = self.lock();
+        inner.held = Held::Service(service);
+        inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
     }
 
     /// The supervisor is about to poll `run`, or has polled it.
@@ -325,13 +327,13 @@ impl TaskSlot {
 
     /// The supervisor's turn to stop: it calls `stop`, unless another task already did.
     pub(crate) fn claim_stop(&self) -> Claim {
-        let mut inner = self.lock();
-        match std::mem::replace(&mut inner.stop, StopClaim::Taken) {
-            StopClaim::Rescued(handle, deadline) => Claim::Rescued(handle, deadline),
-            StopClaim::Open | StopClaim::Supervisor | StopClaim::Taken => {
-                inner.stop = StopClaim::Supervisor;
-                Claim::Mine
-            }
+        if self.claim.swap(CLAIMED, Ordering::AcqRel) == OPEN {
+            return Claim::Mine;
+        }
+        // Rescued: the rescue stored its task under the lock before it let go.
+        match self.lock().rescued.take() {
+            Some(rescued) => Claim::Rescued(rescued.0, rescued.1),
+            None => Claim::Mine,
         }
     }
 
@@ -342,15 +344,19 @@ impl TaskSlot {
         spawn: impl FnOnce(erased::Shared, Duration) -> (AbortOnDropHandle<Result<()>>, Instant),
     ) {
         let mut inner = self.lock();
-        if !matches!(inner.stop, StopClaim::Open) {
-            return;
-        }
-        let Held::Service(service, stop_timeout) = &inner.held else {
+        let Held::Service(service) = &inner.held else {
             return;
         };
-        let (service, stop_timeout) = (Arc::clone(service), *stop_timeout);
-        let (handle, deadline) = spawn(service, stop_timeout);
-        inner.stop = StopClaim::Rescued(handle, deadline);
+        if self
+            .claim
+            .compare_exchange(OPEN, RESCUED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let service = Arc::clone(service);
+        let stop_timeout = Duration::from_nanos(inner.stop_timeout);
+        inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
     }
 }
 

@@ -53,7 +53,7 @@ use tracing::Instrument as _;
 
 use crate::context::{Name, ReadyLatch};
 use crate::runtime::catch::{self, NotReady};
-use crate::runtime::erased::{self, Construct, ErasedService};
+use crate::runtime::erased::{self, ErasedService};
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
@@ -77,7 +77,6 @@ enum Drive {
 pub(crate) struct Supervisor {
     pub(crate) node: usize,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) launch: Construct,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -88,7 +87,6 @@ impl Supervisor {
         let Self {
             node,
             policy,
-            launch,
             shared,
         } = self;
         let life = Life {
@@ -96,12 +94,12 @@ impl Supervisor {
             _tracked: shared.tracker.token(),
             shared,
             state: ServiceState::new(),
+            slot_released: false,
             attempts: Attempts::new(policy),
             started: None,
         };
         // Always the span wrapper, even when no subscriber wants the span (entering a
         // disabled one is a branch): one task type for every service.
-        life.slot().keep_construct(launch);
         tokio::spawn(supervise(life).instrument(span)).abort_handle()
     }
 }
@@ -167,7 +165,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                     life.token().cancelled().await;
                 }
                 let stop = life.begin_stop(&*service, run);
-                let outcome = Box::pin(shutdown::stop_service(stop.0, stop.1)).await;
+                let outcome = shutdown::stop_service(stop.0, stop.1).await;
                 Some(life.stopped(outcome))
             } else {
                 None
@@ -208,6 +206,7 @@ impl Life {
         let mut problems = problems.unwrap_or_default();
         // The slot's copy first, so that the last one is dropped here.
         drop(self.slot().finished());
+        self.slot_released = true;
         if let Err(source) = catch::call(move || {
             drop(service);
             Ok(())
@@ -229,6 +228,8 @@ pub(crate) struct Life {
     /// `u32`, next to `state`: every byte of the task counts.
     node: u32,
     state: ServiceState,
+    /// Whether the task has taken the service back from its slot (`finish`).
+    slot_released: bool,
     attempts: Attempts,
     /// When the current (or last) attempt started (only kept with `retry_reset`).
     started: Option<Instant>,
@@ -362,8 +363,10 @@ impl Life {
         let shared = &self.shared;
         shared.report(problems);
         shared.finished_walk(self.node());
-        // The service (if the task did not take it already) goes with the slot.
-        drop(shared.tasks[self.node()].finished());
+        if !self.slot_released {
+            // The service (if the task did not take it already) goes with the slot.
+            drop(shared.tasks[self.node()].finished());
+        }
         // The tracker token, dropped with `Life`, tells the coordinator last.
     }
 
@@ -701,6 +704,7 @@ mod size {
             _tracked: shared.tracker.token(),
             shared,
             state: ServiceState::new(),
+            slot_released: false,
             attempts: Attempts::new(Arc::new(Policy::new())),
             started: None,
         }
