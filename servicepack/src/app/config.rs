@@ -10,6 +10,7 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
+pub(crate) use crate::app::terminal::Color;
 use crate::parse_duration;
 
 /// `SERVICES_ENABLED`: comma-separated service names to run.
@@ -29,12 +30,6 @@ pub(crate) const LOG_ADD_SOURCE: &str = "LOG_ADD_SOURCE";
 pub(crate) const ENV: &str = "ENV";
 /// `RUST_LOG`: what `LOG_LEVEL` says, read only when `LOG_LEVEL` is unset.
 pub(crate) const RUST_LOG: &str = "RUST_LOG";
-/// `NO_COLOR`: any non-empty value turns colour off (no-color.org).
-pub(crate) const NO_COLOR: &str = "NO_COLOR";
-/// `CLICOLOR_FORCE`: any value but `0` turns colour on, even off a terminal.
-pub(crate) const CLICOLOR_FORCE: &str = "CLICOLOR_FORCE";
-/// `TERM`: `dumb` means a terminal without colour.
-const TERM: &str = "TERM";
 
 /// The shutdown budget when `RUNNER_SHUTDOWNTIMEOUT` is unset.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,54 +69,6 @@ impl Default for LogConfig {
             format: LogFormat::Text,
             add_source: false,
             color: Color::Auto,
-        }
-    }
-}
-
-/// Whether text logs and help are coloured: `NO_COLOR` (non-empty) turns colour off and
-/// wins, `CLICOLOR_FORCE` (any value but `0`) turns it on, and otherwise a stream is
-/// coloured when it is a terminal whose `TERM` is not `dumb` (the rule of anstream, which
-/// clap uses, except that an unset `TERM` still allows colour).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Color {
-    /// Colour on a terminal.
-    Auto,
-    /// `TERM=dumb`: colour only when forced, so never.
-    Dumb,
-    /// `NO_COLOR`.
-    Never,
-    /// `CLICOLOR_FORCE`.
-    Always,
-}
-
-impl Color {
-    /// Reads the variables of the process environment.
-    pub(crate) fn from_env() -> Self {
-        Self::from_lookup(|name| {
-            std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
-        })
-    }
-
-    /// Reads the variables through `lookup`. Values are taken as given (not trimmed):
-    /// `NO_COLOR` counts when non-empty, as its convention says.
-    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        if lookup(NO_COLOR).is_some_and(|value| !value.is_empty()) {
-            Self::Never
-        } else if lookup(CLICOLOR_FORCE).is_some_and(|value| !value.is_empty() && value != "0") {
-            Self::Always
-        } else if lookup(TERM).is_some_and(|value| value == "dumb") {
-            Self::Dumb
-        } else {
-            Self::Auto
-        }
-    }
-
-    /// Whether a stream is coloured, given whether it is a terminal.
-    pub(crate) fn enabled(self, is_terminal: bool) -> bool {
-        match self {
-            Self::Auto => is_terminal,
-            Self::Dumb | Self::Never => false,
-            Self::Always => true,
         }
     }
 }
@@ -577,31 +524,6 @@ mod tests {
                 .starts_with("invalid RUST_LOG=\"loud\": expected trace"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn colour_follows_no_color_and_clicolor_force() {
-        let color = |vars: &[(&str, &str)]| parse(vars).unwrap().log.color;
-        assert_eq!(color(&[]), Color::Auto);
-        assert_eq!(color(&[(NO_COLOR, "1")]), Color::Never);
-        assert_eq!(
-            color(&[(NO_COLOR, "")]),
-            Color::Auto,
-            "empty NO_COLOR is unset"
-        );
-        assert_eq!(color(&[(CLICOLOR_FORCE, "1")]), Color::Always);
-        assert_eq!(color(&[(CLICOLOR_FORCE, "0")]), Color::Auto);
-        assert_eq!(
-            color(&[(CLICOLOR_FORCE, "1"), (NO_COLOR, "1")]),
-            Color::Never,
-            "NO_COLOR wins"
-        );
-        assert_eq!(color(&[(TERM, "dumb")]), Color::Dumb);
-        assert!(Color::Auto.enabled(true));
-        assert!(!Color::Auto.enabled(false));
-        assert!(!Color::Dumb.enabled(true));
-        assert!(!Color::Never.enabled(true));
-        assert!(Color::Always.enabled(false));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) mod exec;
 pub(crate) mod exit;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
+pub(crate) mod terminal;
 pub(crate) mod watchdog;
 
 use std::fmt;

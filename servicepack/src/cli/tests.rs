@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::prelude::*;
 use crate::registry::Registered;
-use crate::{Policy, Retries};
+use crate::{Backoff, Policy, Restart, Retries};
 
 macro_rules! services {
     ($($ty:ident = $name:literal),* $(,)?) => {$(
