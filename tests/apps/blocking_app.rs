@@ -18,7 +18,7 @@
 //!
 //! Each service logs `<name> run called` and `<name> stop called` when those begin, and
 //! `<name> stop returned` when `stop` returns. The post-stop hook does `POST_STOP` (the
-//! same steps). Other services: `drop-panic` (its `Drop` panics), `crash-loop`
+//! same steps); the custom command `hang` never returns. Other services: `drop-panic` (its `Drop` panics), `crash-loop`
 //! (`retries = "unlimited"`, fails at once) and `restart-loop` (`restart = "always"`,
 //! returns at once).
 
@@ -155,5 +155,13 @@ fn main(app: &mut servicepack::App) {
         let result = steps("post-stop", "POST_STOP", &ctx, &AtomicBool::new(true)).await;
         tracing::info!("post-stop hook returned");
         result
-    });
+    })
+    .command(
+        clap::Command::new("hang").about("Run until killed, ignoring the first signal"),
+        |_matches, _ctx| async {
+            tracing::info!("hang running");
+            std::future::pending::<()>().await;
+            Ok(())
+        },
+    );
 }

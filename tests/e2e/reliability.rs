@@ -390,3 +390,62 @@ fn a_crash_loop_cannot_flood_the_log() {
 fn a_restart_loop_cannot_flood_the_log() {
     log_volume("restart-loop");
 }
+
+#[test]
+fn a_second_sighup_during_a_post_stop_hook_exits_129() {
+    let mut app = app("alpha")
+        .env("ALPHA_RUN", "wait")
+        .env("POST_STOP", &format!("sleep:{WEDGED_MS}"))
+        .env("RUNNER_SHUTDOWNTIMEOUT", "10m")
+        .spawn();
+    wait_running(&mut app, &["alpha"]);
+    app.signal("HUP");
+    app.wait_for(&Match::global("post-stop hook called"));
+    let (run, took) = signal_and_finish(app, "HUP");
+    run.assert_code(129);
+    assert_quick(&run, took, "a second SIGHUP in a post-stop hook");
+    let reason = reason(&run);
+    assert!(
+        reason.contains("second signal (SIGHUP) arrived while post-stop hook 1 of 1 was running"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_second_sigterm_during_a_custom_command_exits_143() {
+    let mut app = Launch::new(blocking_app(), &["hang"])
+        .env("LOG_FORMAT", "json")
+        .spawn();
+    app.wait_for(&Match::global("hang running"));
+    app.signal("TERM");
+    app.wait_for(&Match::global("received signal"));
+    let (run, took) = signal_and_finish(app, "TERM");
+    run.assert_code(143);
+    assert_quick(&run, took, "a second SIGTERM in a command");
+    assert!(
+        reason(&run).contains("while `hang` was running"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn with_every_worker_blocked_the_budget_starts_after_the_drain() {
+    let mut app = app("alpha,beta")
+        .env("TOKIO_WORKER_THREADS", "2")
+        .env("ALPHA_RUN", &format!("block:{WEDGED_MS}"))
+        .env("BETA_RUN", &format!("block:{WEDGED_MS}"))
+        .env("RUNNER_DRAINDELAY", "1s")
+        .env("RUNNER_SHUTDOWNTIMEOUT", "1s")
+        .spawn();
+    wait_running(&mut app, &["alpha", "beta"]);
+    let (run, took) = signal_and_finish(app, "TERM");
+    run.assert_code(1);
+    assert_quick(&run, took, "drain and budget with every worker blocked");
+    // A lower bound only: the drain and the budget both passed.
+    assert!(
+        took >= Duration::from_secs(2),
+        "exited after {took:?}\n{}",
+        run.dump()
+    );
+}
