@@ -181,8 +181,14 @@ fn check(plan: &Plan) -> Result<(), TestCaseError> {
             reason
         );
     }
-    // With a worker for every service, nothing but the plan decides.
-    if plan.workers.is_none() && needs.iter().all(|need| *need + MARGIN < budget) {
+    // With a worker for every service, nothing but the plan decides. Busy loops compete
+    // for the machine's cores with the runtime's own threads: a wider margin then.
+    let spins = plan
+        .services
+        .iter()
+        .any(|(run, stop)| matches!(run, Run::Spin(_)) || matches!(stop, Stop::Spin(_)));
+    let margin = if spins { MARGIN * 2 } else { MARGIN };
+    if plan.workers.is_none() && needs.iter().all(|need| *need + margin < budget) {
         prop_assert_eq!(
             code,
             Some(0),
