@@ -107,6 +107,27 @@ fn slack() -> Duration {
 /// The worst time past budget + [`TARGET`] seen, for the summary.
 static WORST: Mutex<Duration> = Mutex::new(Duration::ZERO);
 
+/// What each service needs after the signal sent at `sent`: its stop, and what is left
+/// of a run that blocks its thread (its `stop` cannot make it return sooner).
+fn needs(plan: &Plan, called: &[Option<Instant>], sent: Instant) -> Vec<Duration> {
+    plan.services
+        .iter()
+        .zip(called)
+        .map(|((run, stop), called)| {
+            let since = sent.saturating_duration_since(called.expect("seen above"));
+            let run_left = match run {
+                Run::Wait => Duration::ZERO,
+                Run::Block(ms) | Run::Spin(ms) => Duration::from_millis(*ms).saturating_sub(since),
+            };
+            let stop = match stop {
+                Stop::Return => Duration::ZERO,
+                Stop::Block(ms) | Stop::Spin(ms) | Stop::Sleep(ms) => Duration::from_millis(*ms),
+            };
+            run_left.max(stop)
+        })
+        .collect()
+}
+
 fn check(plan: &Plan) -> Result<(), TestCaseError> {
     let count = plan.services.len();
     let budget = Duration::from_millis(plan.budget_ms);
@@ -140,25 +161,7 @@ fn check(plan: &Plan) -> Result<(), TestCaseError> {
     let run = app.finish();
     let took = sent.elapsed();
 
-    // What each service needs after the signal: its stop, and what is left of a run
-    // that blocks its thread (its `stop` cannot make it return sooner).
-    let needs: Vec<Duration> = plan
-        .services
-        .iter()
-        .zip(&called)
-        .map(|((run, stop), called)| {
-            let since = sent.saturating_duration_since(called.expect("seen above"));
-            let run_left = match run {
-                Run::Wait => Duration::ZERO,
-                Run::Block(ms) | Run::Spin(ms) => Duration::from_millis(*ms).saturating_sub(since),
-            };
-            let stop = match stop {
-                Stop::Return => Duration::ZERO,
-                Stop::Block(ms) | Stop::Spin(ms) | Stop::Sleep(ms) => Duration::from_millis(*ms),
-            };
-            run_left.max(stop)
-        })
-        .collect();
+    let needs = needs(plan, &called, sent);
     let code = run.status.code();
     prop_assert!(
         matches!(code, Some(0 | 1)),
