@@ -138,45 +138,55 @@ async fn post_stop_hooks(
 ) -> Vec<String> {
     let mut reasons = Vec::new();
     let budget = format_duration(budget);
+    let deadline = deadline.map(tokio::time::Instant::from_std);
     let count = hooks.len();
+    let not_run = |number: usize| {
+        if number == count {
+            format!(
+                "post-stop hook {number} of {count} not run: the shutdown budget of {budget} is spent"
+            )
+        } else {
+            format!(
+                "post-stop hooks {number} to {count} of {count} not run: the shutdown budget of {budget} is spent"
+            )
+        }
+    };
     for (index, hook) in hooks.into_iter().enumerate() {
         let number = index + 1;
         ending.set(Stage::PostStop { number, count });
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            let reason = if number == count {
-                format!(
-                    "post-stop hook {number} of {count} not run: the shutdown budget of {budget} is spent"
-                )
-            } else {
-                format!(
-                    "post-stop hooks {number} to {count} of {count} not run: the shutdown budget of {budget} is spent"
-                )
-            };
+        if deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline) {
+            let reason = not_run(number);
             tracing::error!("{reason}");
             reasons.push(reason);
             break;
         }
-        let ctx = Context::new(
-            "post-stop".into(),
-            1,
-            token.clone(),
-            None,
-            deadline.map(tokio::time::Instant::from_std),
-        );
+        let ctx = Context::new("post-stop".into(), 1, token.clone(), None, deadline);
         let called = call(hook(ctx));
         let outcome = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), called).await.ok(),
+            Some(deadline) => tokio::time::timeout_at(deadline, called).await.ok(),
             None => Some(called.await),
         };
-        let reason = match outcome {
-            Some(Ok(())) => continue,
-            Some(Err(error)) => format!("post-stop hook {number} of {count} {error}"),
-            None => format!(
-                "post-stop hook {number} of {count} abandoned: still running when the shutdown budget of {budget} ran out"
-            ),
-        };
-        tracing::error!("{reason}");
-        reasons.push(reason);
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                let reason = format!("post-stop hook {number} of {count} {error}");
+                tracing::error!("{reason}");
+                reasons.push(reason);
+            }
+            None => {
+                let reason = format!(
+                    "post-stop hook {number} of {count} abandoned: still running when the shutdown budget of {budget} ran out"
+                );
+                tracing::error!("{reason}");
+                reasons.push(reason);
+                if number < count {
+                    let reason = not_run(number + 1);
+                    tracing::error!("{reason}");
+                    reasons.push(reason);
+                }
+                break;
+            }
+        }
     }
     reasons
 }
@@ -326,5 +336,73 @@ async fn call(future: impl Future<Output = Result<()>> + Send + 'static) -> Resu
             Err(error) => Err(CallError::Failed(error)),
         },
         Err(_) => Err(CallError::Cancelled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forced_exit_says_which_signal_and_where() {
+        let status = Runner::new().status();
+        let reason = |stage| forced_reason(Signal::Terminate, stage, &status);
+        assert_eq!(
+            reason(Stage::PreRun).as_deref(),
+            Some("forced exit: a second signal (SIGTERM) arrived while a pre-run hook was running")
+        );
+        assert_eq!(
+            reason(Stage::Running).as_deref(),
+            Some(
+                "forced exit: a second signal (SIGTERM) arrived during shutdown; still stopping: none"
+            )
+        );
+        assert_eq!(
+            reason(Stage::PostStop {
+                number: 2,
+                count: 3
+            })
+            .as_deref(),
+            Some(
+                "forced exit: a second signal (SIGTERM) arrived while post-stop hook 2 of 3 was running"
+            )
+        );
+        assert_eq!(reason(Stage::Done), None);
+    }
+
+    #[tokio::test]
+    async fn a_hook_that_panics_is_reported_by_the_caller() {
+        let error = call(async { panic!("boom") }).await.unwrap_err();
+        assert_eq!(error.to_string(), "panicked: boom");
+        let error = call(async { Err("nope".into()) }).await.unwrap_err();
+        assert_eq!(error.to_string(), "failed: nope");
+        assert!(call(async { Ok(()) }).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn post_stop_hooks_past_the_deadline_are_abandoned_and_the_rest_not_run() {
+        let ending = Ending::new(Stage::Running, LogFormat::Text);
+        let hooks: Vec<Hook> = vec![
+            Box::new(|_ctx| Box::pin(async { Err("flush failed".into()) })),
+            Box::new(|_ctx| {
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(())
+                })
+            }),
+            Box::new(|_ctx| Box::pin(async { Ok(()) })),
+        ];
+        let budget = Duration::from_secs(1);
+        let deadline = Instant::now().checked_add(budget);
+        let reasons =
+            post_stop_hooks(hooks, &CancellationToken::new(), &ending, deadline, budget).await;
+        assert_eq!(
+            reasons,
+            [
+                "post-stop hook 1 of 3 failed: flush failed",
+                "post-stop hook 2 of 3 abandoned: still running when the shutdown budget of 1s ran out",
+                "post-stop hook 3 of 3 not run: the shutdown budget of 1s is spent",
+            ]
+        );
     }
 }
