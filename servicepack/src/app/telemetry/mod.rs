@@ -45,10 +45,10 @@ pub(crate) type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the global subscriber: the built-in stderr layer filtered by `LOG_LEVEL`, then
-/// the user's layers, which see every event and bring their own filters. Returns `false`
-/// when a global subscriber was already set (by the user's setup function, say); logs then
-/// go there, and only the exit reason is still written by servicepack.
-pub(crate) fn init(log: &LogConfig, extra: Vec<BoxedLayer>) -> bool {
+/// the user's layers, which see every event and bring their own filters. When a global
+/// subscriber was already set (by the user's setup function, say), logs go there, and
+/// only the exit reason is still written by servicepack.
+pub(crate) fn init(log: &LogConfig, extra: Vec<BoxedLayer>) {
     let mut layers = Vec::with_capacity(extra.len() + 1);
     let color = log.color.enabled(std::io::stderr().is_terminal());
     layers.push(built_in(log, color, std::io::stderr).boxed());
@@ -58,7 +58,6 @@ pub(crate) fn init(log: &LogConfig, extra: Vec<BoxedLayer>) -> bool {
         .try_init()
         .is_ok();
     INSTALLED.store(installed, Ordering::Release);
-    installed
 }
 
 /// The built-in layer writing to `make_writer` (with ANSI colour when `color`), filtered
