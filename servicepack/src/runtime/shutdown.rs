@@ -137,6 +137,8 @@ pub(crate) struct Stopped {
     pub(crate) stop: Finished<Result<()>>,
     /// How long the runtime was prepared to wait.
     pub(crate) timeout: Duration,
+    /// When the stop ended (read for the lateness check, reused for the status).
+    pub(crate) ended: Instant,
 }
 
 impl Stopped {
@@ -211,7 +213,8 @@ pub(crate) fn stop_service<'a, 'r>(
         // time" as far as the timer could tell: the clock says whether the poll in which
         // it returned began before the deadline and ended after it. (One that merely
         // woke up with the deadline's timer is in time, as `timeout` says.)
-        let mut late = first.is_ready() && Instant::now() > deadline;
+        let mut ended = Instant::now();
+        let mut late = first.is_ready() && ended > deadline;
         let mut began = began;
         if first.is_pending() {
             began = Some(Instant::now());
@@ -226,6 +229,7 @@ pub(crate) fn stop_service<'a, 'r>(
             });
             let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
             late = blocked.into_inner();
+            ended = Instant::now();
         }
         // At the deadline both are dropped, here, before the caller reports the service
         // stopped (which lets its dependencies stop): the interrupted run lives in the
@@ -239,6 +243,7 @@ pub(crate) fn stop_service<'a, 'r>(
             run: had_run.then(|| finished(both.run_result)),
             stop: finished(stop_result),
             timeout: deadline.saturating_duration_since(began.unwrap_or(deadline)),
+            ended,
         }
     }
 }

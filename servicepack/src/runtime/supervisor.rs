@@ -571,11 +571,13 @@ impl Life {
     /// Judges and logs how the stop went; the problems to report.
     fn stopped(&mut self, outcome: Stopped) -> Vec<RunError> {
         let mut problems = Vec::new();
+        let ended = outcome.ended;
         let timed_out = outcome.timed_out();
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
-                Ok(()) => self.emit(&Lifecycle::Exited {
+                // A `stopping` service stays so: nothing to record.
+                Ok(()) => lifecycle::log_only(&Lifecycle::Exited {
                     attempt,
                     restart: false,
                 }),
@@ -610,7 +612,8 @@ impl Life {
             });
             clean = false;
         }
-        self.emit(&Lifecycle::Stopped { clean });
+        let stopped = Lifecycle::Stopped { clean };
+        lifecycle::emit_at(&self.shared.status, self.node(), &stopped, Some(ended));
         problems
     }
 }

@@ -102,6 +102,9 @@ pub(crate) struct StatusBoard {
     info: Mutex<AppIdentity>,
     started_at: Timestamp,
     started: std::time::Instant,
+    /// The runtime's clock when `started_at` was read: state times are counted from
+    /// here, so one clock reading can serve a caller and the board.
+    epoch: tokio::time::Instant,
     pid: u32,
     services: OnceLock<Services>,
     phase: AtomicU8,
@@ -120,6 +123,7 @@ impl StatusBoard {
             info: Mutex::new(AppIdentity::default()),
             started_at: Timestamp::now(),
             started: std::time::Instant::now(),
+            epoch: tokio::time::Instant::now(),
             pid: std::process::id(),
             services: OnceLock::new(),
             phase: AtomicU8::new(Phase::Running as u8),
@@ -203,13 +207,26 @@ impl StatusBoard {
     /// attempt number, an error), under the cell's lock, which is never held across an
     /// await. Keeps the readiness count in step.
     /// Returns what `update` returns (`None` before the plan is known).
+    #[cfg(test)]
     pub(crate) fn record<R>(
         &self,
         node: usize,
         update: impl FnOnce(&mut CellUpdate<'_>) -> R,
     ) -> Option<R> {
+        self.record_at(node, None, update)
+    }
+
+    /// [`record`](Self::record), at `at` (a clock reading the caller has anyway) or now.
+    pub(crate) fn record_at<R>(
+        &self,
+        node: usize,
+        at: Option<tokio::time::Instant>,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> Option<R> {
         let services = self.services.get()?;
-        let now = millis(SystemTime::now());
+        let at = at.unwrap_or_else(tokio::time::Instant::now);
+        let elapsed = at.saturating_duration_since(self.epoch).as_millis();
+        let now = millis(self.started_at.0).saturating_add(u64::try_from(elapsed).unwrap_or(0));
         let mut cell = lock(&services.cells[node]);
         let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
         let mut edit = CellUpdate {
@@ -228,7 +245,7 @@ impl StatusBoard {
                 lock(history).push(Transition {
                     node,
                     state: cell.state,
-                    at: tokio::time::Instant::now(),
+                    at,
                 });
             }
         }
@@ -456,8 +473,8 @@ impl CellUpdate<'_> {
     /// The next attempt starts after `delay`.
     pub(crate) fn retry_in(&mut self, delay: Duration) -> &mut Self {
         self.dirty = true;
-        let now = SystemTime::now();
-        self.cell.next_attempt_at = millis(now.checked_add(delay).unwrap_or(now)).max(1);
+        let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.cell.next_attempt_at = self.now.saturating_add(delay).max(1);
         self
     }
 
