@@ -18,7 +18,8 @@
 //!
 //! Each service logs `<name> run called` and `<name> stop called` when those begin, and
 //! `<name> stop returned` when `stop` returns. The post-stop hook does `POST_STOP` (the
-//! same steps); the custom command `hang` never returns. Other services: `drop-panic` (its `Drop` panics), `crash-loop`
+//! same steps); the custom command `hang` never returns; `SETUP_THREAD_PANIC` makes the
+//! setup function start a thread that panics. Other services: `drop-panic` (its `Drop` panics), `crash-loop`
 //! (`retries = "unlimited"`, fails at once) and `restart-loop` (`restart = "always"`,
 //! returns at once).
 
@@ -150,6 +151,10 @@ impl Service for RestartLoop {
 
 #[servicepack::main]
 fn main(app: &mut servicepack::App) {
+    if std::env::var_os("SETUP_THREAD_PANIC").is_some() {
+        // Before the subscriber is installed; joined, so it has happened by then.
+        let _ = std::thread::spawn(|| panic!("a thread of the setup function panicked")).join();
+    }
     app.post_stop(|ctx| async move {
         tracing::info!("post-stop hook called");
         let result = steps("post-stop", "POST_STOP", &ctx, &AtomicBool::new(true)).await;

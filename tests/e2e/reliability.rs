@@ -449,3 +449,14 @@ fn with_every_worker_blocked_the_budget_starts_after_the_drain() {
         run.dump()
     );
 }
+
+#[test]
+fn a_panic_before_the_logger_is_installed_is_still_a_log_line() {
+    let run = Launch::new(blocking_app(), &["services"])
+        .env("LOG_FORMAT", "json")
+        .env("SETUP_THREAD_PANIC", "1")
+        .run();
+    run.assert_code(0);
+    let event = panic_event(&run, "a thread of the setup function panicked");
+    assert!(event.field("location").is_some(), "{}", event.json);
+}

@@ -113,15 +113,34 @@ pub(crate) fn install_panic_hook() {
         let location = location.as_deref().unwrap_or("unknown");
         if catch::is_catching() {
             tracing::debug!(target: PANIC_TARGET, location, "{panicked}");
-        } else {
-            let thread = std::thread::current();
-            let thread = thread.name().unwrap_or("unnamed");
+            return;
+        }
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        let log = || {
             tracing::error!(
                 target: PANIC_TARGET,
                 location,
                 thread,
                 "{panicked} (not caught by servicepack: a task a service spawned, a destructor, or a thread of the app)"
             );
+        };
+        if INSTALLED.load(Ordering::Acquire) || tracing::dispatcher::has_been_set() {
+            log();
+        } else {
+            // Before the subscriber is installed (a thread started by the setup function):
+            // still a line on stderr, in the format `LOG_FORMAT` asks for.
+            let json = std::env::var("LOG_FORMAT")
+                .is_ok_and(|format| format.trim().eq_ignore_ascii_case("json"));
+            let format = if json {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            };
+            let color = Color::from_env().enabled(std::io::stderr().is_terminal());
+            let subscriber = Registry::default()
+                .with(LogLayer::new(format, false, std::io::stderr).colored(color));
+            tracing::subscriber::with_default(subscriber, log);
         }
     }));
 }
