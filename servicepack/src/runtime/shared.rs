@@ -192,8 +192,9 @@ impl Shared {
     /// watcher task checks again after [`RESCUE_GRACE`], and if the supervisor is still
     /// in that same poll, calls `stop` on a task of its own (SPEC §4.7).
     fn after_cancel(self: &Arc<Self>, node: usize) {
+        self.tasks[node].cancelled.store(true, Ordering::SeqCst);
         // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
-        // cancelled token before it polls `run`, or this sees it polling.
+        // cancellation before it polls `run`, or this sees it polling.
         fence(Ordering::SeqCst);
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);
         if polls.is_multiple_of(2) {
@@ -298,6 +299,8 @@ pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
     /// keeps the parity).
     polls: AtomicU32,
+    /// Set when the service's token is cancelled (the token's own check takes a lock).
+    cancelled: AtomicBool,
     /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
     /// (set under the lock, with the rescue stored) by another task. Lock-free for the
     /// supervisor in the common case.
@@ -447,6 +450,7 @@ impl TaskSlot {
 
 /// What the supervisor holds around every poll of `run`, so that a `run` that blocks its
 /// thread does not keep `stop` from being called.
+#[derive(Clone, Copy)]
 pub(crate) struct RunGuard<'a> {
     pub(crate) slot: &'a TaskSlot,
     pub(crate) token: &'a CancellationToken,
@@ -465,7 +469,7 @@ impl RunGuard<'_> {
         self.slot.count_poll();
         // Pairs with the fence in `Shared::after_cancel`.
         fence(Ordering::SeqCst);
-        if !first && self.token.is_cancelled() {
+        if !first && self.slot.cancelled.load(Ordering::SeqCst) {
             self.slot.count_poll();
             return std::task::Poll::Pending;
         }
