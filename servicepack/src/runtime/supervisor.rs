@@ -392,15 +392,17 @@ impl Life {
         // The synchronous part runs at the first poll of the returned future, which the
         // caller awaits at once; only what the readiness wait needs is carried inside.
         let attempt = self.attempts.transition_to_running();
-        self.emit(&Lifecycle::Starting {
+        // One clock reading for the status, `retry_reset` and an instant readiness.
+        let at = Instant::now();
+        let starting = Lifecycle::Starting {
             attempt,
             notify_ready: self.attempts.policy.notify_ready,
-        });
+        };
+        lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
         if policy.retry_reset.is_some() {
-            // Only `retry_reset` needs the time; reading the clock is not free.
-            self.started = Some(Instant::now());
+            self.started = Some(at);
         }
         let ctx = Context::new(
             self.ctx_name(),
@@ -437,14 +439,17 @@ impl Life {
                 }
                 Some(latch) => {
                     let mut drive = returned;
+                    let mut ready_at = Some(at);
                     if drive.is_none() && !latch.is_set() {
+                        ready_at = None;
                         let timeout = self.attempts.policy.ready_timeout;
                         let guard = self.guard();
                         drive = Box::pin(wait_ready(slot, &guard, &latch, timeout)).await;
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
-                        self.emit(&Lifecycle::Ready);
+                        let status = self.shared.status();
+                        lifecycle::emit_at(status, self.node(), &Lifecycle::Ready, ready_at);
                         self.mark_ready();
                         if let Some(Drive::Returned(Err(error))) = &drive
                             && error.is::<NotReady>()
