@@ -118,6 +118,8 @@ pub(crate) struct StatusBoard {
     /// The runtime's clock when `started_at` was read: state times are counted from
     /// here, so one clock reading can serve a caller and the board.
     epoch: tokio::time::Instant,
+    /// `started_at` in milliseconds, computed once.
+    epoch_millis: Millis,
     pid: u32,
     services: OnceLock<Services>,
     phase: AtomicU8,
@@ -134,12 +136,14 @@ pub(crate) struct StatusBoard {
 
 impl StatusBoard {
     pub(crate) fn new() -> Arc<Self> {
+        let started_at = Timestamp::now();
         Arc::new(Self {
             history: OnceLock::new(),
             info: Mutex::new(AppIdentity::default()),
-            started_at: Timestamp::now(),
+            started_at,
             started: std::time::Instant::now(),
             epoch: tokio::time::Instant::now(),
+            epoch_millis: millis(started_at.0),
             pid: std::process::id(),
             services: OnceLock::new(),
             phase: AtomicU8::new(Phase::Running as u8),
@@ -242,7 +246,9 @@ impl StatusBoard {
         let services = self.services.get()?;
         let at = at.unwrap_or_else(tokio::time::Instant::now);
         let elapsed = at.saturating_duration_since(self.epoch).as_millis();
-        let now = millis(self.started_at.0).saturating_add(u64::try_from(elapsed).unwrap_or(0));
+        let now = self
+            .epoch_millis
+            .saturating_add(u64::try_from(elapsed).unwrap_or(0));
         let mut cell = lock(&services.cells[node]);
         let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
         let mut edit = CellUpdate {
