@@ -85,6 +85,7 @@ pub use error::{Error, Result};
 pub use metrics;
 pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
+pub use runtime::control::{Control, ControlError};
 pub use runtime::plan::PlanError;
 pub use runtime::report::{Report, RunError, ShutdownCause};
 pub use runtime::runner::Runner;

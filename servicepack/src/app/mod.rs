@@ -313,17 +313,24 @@ pub(crate) fn run(
     pre_run: Vec<Hook>,
     post_stop: Vec<Hook>,
     defs: Vec<ServiceDef>,
+    commands: Vec<(&'static str, crate::registry::CommandsEntry)>,
     config: &Config,
 ) -> u8 {
     let format = config.log.format;
-    let runner = Runner::new()
+    let mut runner = Runner::new()
         .services(defs)
         .shutdown_timeout(config.shutdown_timeout)
         .drain_delay(config.ops.drain_delay)
         .app_info(info.bin_name, info.version, config.env.as_str());
+    // The control routes exist only with the token (and an endpoint to serve them on).
+    let control = (config.ops.addr.is_some() && config.ops.token.is_some()).then(|| {
+        runner = std::mem::take(&mut runner)
+            .command_limits(config.ops.commands_max, config.ops.command_timeout);
+        (runner.control(), commands)
+    });
     let (ops, status) = (config.ops.clone(), runner.status());
     block_on(format, async move {
-        let _endpoint = match crate::ops::start(&ops, status.clone()).await {
+        let _endpoint = match crate::ops::start(&ops, status.clone(), control).await {
             Ok(endpoint) => endpoint,
             Err(reason) => {
                 return exit_code(format, 1, &format!("{reason}; no service was started"));

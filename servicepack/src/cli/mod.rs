@@ -92,6 +92,8 @@ pub(crate) fn main(
             };
         }
         probe::HEALTH | probe::STATUS => return probe::run(name, sub, format),
+        #[cfg(feature = "ops")]
+        probe::ctl::CTL => return probe::run(name, sub, format),
         COMPLETIONS => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")
@@ -129,8 +131,12 @@ fn run(
                 services = enabled.len(),
                 "running app"
             );
+            let commands = enabled
+                .iter()
+                .filter_map(|entry| entry.commands.map(|commands| (entry.name, commands)))
+                .collect();
             let defs = enabled.into_iter().map(ServiceDef::from_entry).collect();
-            app::run(info, pre_run, post_stop, defs, config)
+            app::run(info, pre_run, post_stop, defs, commands, config)
         }
         Err((code, reason)) => {
             telemetry::exit_reason(config.log.format, code, &reason);

@@ -11,6 +11,8 @@ pub(crate) mod config;
 #[cfg(feature = "ops")]
 mod access;
 #[cfg(feature = "ops")]
+mod admin;
+#[cfg(feature = "ops")]
 mod metrics;
 #[cfg(feature = "ops")]
 mod page;
@@ -41,7 +43,8 @@ mod running {
     use super::config::{OPS_ADDR, OpsConfig};
     use super::routes::Endpoint;
     use super::{recorder, server};
-    use crate::StatusHandle;
+    use crate::registry::CommandsEntry;
+    use crate::{Control, StatusHandle};
 
     /// The endpoint while it serves; dropping it stops accepting.
     #[derive(Debug)]
@@ -59,6 +62,7 @@ mod running {
 
     /// Binds `OPS_ADDR` and serves `status` there; `Ok(None)` when `OPS_ADDR` is unset.
     /// Installs the recorder of the `metrics` facade, so user metrics reach `/metrics`.
+    /// With `OPS_TOKEN` set and `control` given, serves the control routes too.
     ///
     /// # Errors
     ///
@@ -66,6 +70,7 @@ mod running {
     pub(crate) async fn start(
         config: &OpsConfig,
         status: StatusHandle,
+        control: Option<(Control, Vec<(&'static str, CommandsEntry)>)>,
     ) -> Result<Option<Running>, String> {
         let Some(addr) = config.addr else {
             return Ok(None);
@@ -87,6 +92,7 @@ mod running {
             status,
             access,
             user,
+            admin: super::admin::new(config.token.clone(), control),
         });
         let task = tokio::spawn(server::accept(listener, endpoint));
         tracing::info!(addr = %local, "ops endpoint listening");
@@ -107,6 +113,10 @@ mod disabled {
     pub(crate) async fn start(
         _config: &OpsConfig,
         _status: StatusHandle,
+        _control: Option<(
+            crate::Control,
+            Vec<(&'static str, crate::registry::CommandsEntry)>,
+        )>,
     ) -> Result<Option<Running>, String> {
         Ok(None)
     }
@@ -140,7 +150,7 @@ pub mod bench {
             addr: Some(addr),
             ..OpsConfig::default()
         };
-        let running = super::running::start(&config, status)
+        let running = super::running::start(&config, status, None)
             .await?
             .ok_or("no address")?;
         Ok(Endpoint {

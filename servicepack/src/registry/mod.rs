@@ -5,6 +5,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::runtime::erased::{self, Construct};
 use crate::service::BoxFuture;
@@ -61,6 +62,10 @@ pub struct CommandsEntry {
     pub augment: fn(clap::Command) -> clap::Command,
     /// Parses the matched subcommand, constructs the service and runs the command.
     pub run: fn(clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>,
+    /// Parses the matched subcommand and runs the command on the running instance
+    /// (SPEC §8); the instance comes type-erased from the runtime.
+    pub dispatch:
+        fn(Arc<dyn Any + Send + Sync>, clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>,
 }
 
 impl Entry {
@@ -88,6 +93,7 @@ impl Entry {
         self.commands = Some(CommandsEntry {
             augment: <S::Command as clap::Subcommand>::augment_subcommands,
             run: run_command::<S>,
+            dispatch: dispatch_command::<S>,
         });
         self
     }
@@ -120,6 +126,24 @@ fn run_command<S: Registered + Commander>(
     Box::pin(async move {
         let command = <S::Command as clap::FromArgMatches>::from_arg_matches(&matches)?;
         let service = S::construct()?;
+        service.command(command, ctx).await
+    })
+}
+
+fn dispatch_command<S: Registered + Commander>(
+    instance: Arc<dyn Any + Send + Sync>,
+    matches: clap::ArgMatches,
+    ctx: Context,
+) -> BoxFuture<'static, Result<()>> {
+    Box::pin(async move {
+        let command = <S::Command as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        let Ok(service) = instance.downcast::<S>() else {
+            return Err(format!(
+                "the running instance is not a `{}`",
+                std::any::type_name::<S>()
+            )
+            .into());
+        };
         service.command(command, ctx).await
     })
 }

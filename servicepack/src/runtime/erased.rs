@@ -7,6 +7,7 @@
 //! service itself is shared (`Arc`): its supervisor polls `run` while, if that `run`
 //! blocks its thread, another task may call `stop` (SPEC §4.7).
 
+use std::any::Any;
 use std::sync::Arc;
 
 use crate::runtime::supervisor::RunFuture;
@@ -16,6 +17,8 @@ use crate::{Context, Result, Service};
 pub(crate) trait ErasedService: Send + Sync + 'static {
     fn run(&self, ctx: Context) -> RunFuture<'_>;
     fn stop(&self, ctx: Context) -> RunFuture<'_>;
+    /// The service as its own type, for a command dispatched to the running instance.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 impl<S: Service> ErasedService for S {
@@ -25,6 +28,10 @@ impl<S: Service> ErasedService for S {
 
     fn stop(&self, ctx: Context) -> RunFuture<'_> {
         Box::pin(Service::stop(self, ctx))
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }
 

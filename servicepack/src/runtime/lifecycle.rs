@@ -62,6 +62,9 @@ pub(crate) enum Lifecycle<'a> {
     Skipped(Skip<'a>),
     /// Its token is cancelled and `stop` called.
     Stopping,
+    /// A restart was asked for: the running attempt (`running`) is being stopped, or an
+    /// ended service runs again.
+    Restarting { running: bool },
     /// `stop` returned an error or panicked.
     StopFailed(&'a Error),
     /// `run` or `stop` had not returned within `timeout`.
@@ -147,6 +150,7 @@ fn log(event: &Lifecycle<'_>) {
             tracing::warn!(reason = reason.to_string().as_str(), "skipped");
         }
         Lifecycle::Stopping => tracing::info!("stopping"),
+        Lifecycle::Restarting { .. } => tracing::info!("restarting"),
         Lifecycle::StopFailed(error) => tracing::error!(error = %chain(error), "stop failed"),
         Lifecycle::StopTimedOut(timeout) => {
             tracing::error!(timeout = %format_duration(timeout), "stop timed out");
@@ -212,9 +216,11 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::Skipped(_) => {
             cell.state(State::Skipped);
         }
-        Lifecycle::Stopping => {
+        Lifecycle::Stopping | Lifecycle::Restarting { running: true } => {
             cell.state(State::Stopping);
         }
+        // The next `Starting` records the fresh attempt.
+        Lifecycle::Restarting { running: false } => {}
         Lifecycle::Stopped { .. } => {
             cell.state(State::Stopped);
         }

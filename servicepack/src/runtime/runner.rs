@@ -23,13 +23,14 @@
 
 use std::fmt;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
+use crate::runtime::control::Control;
 use crate::runtime::erased::Construct;
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::plan::Plan;
@@ -91,6 +92,8 @@ pub struct Runner {
     jitter: Option<JitterSource>,
     handle: ShutdownHandle,
     board: Arc<StatusBoard>,
+    /// Set once [`Runner::control`] was called: only then are services restartable.
+    control: OnceLock<Control>,
 }
 
 impl Default for Runner {
@@ -123,6 +126,7 @@ impl Runner {
             jitter: None,
             handle: ShutdownHandle::new(),
             board: StatusBoard::new(),
+            control: OnceLock::new(),
         }
     }
 
@@ -292,6 +296,37 @@ impl Runner {
         self
     }
 
+    /// A handle that controls the running app (SPEC §8): restart one service, drain,
+    /// shut down. Taking it makes every service restartable (each attempt then runs
+    /// under a token of its own, one small allocation per attempt); without it nothing
+    /// changes. See [`Control`] for an example.
+    #[must_use]
+    pub fn control(&self) -> Control {
+        self.control
+            .get_or_init(|| Control::new(self.handle.clone(), self.board.clone()))
+            .clone()
+    }
+
+    /// Sets the limits of commands dispatched into running services through the app's
+    /// control routes (`OPS_COMMANDS_MAX` and `OPS_COMMAND_TIMEOUT`, SPEC §8): at most
+    /// `max` at once (at least 1; one per service in any case), each cancelled after
+    /// `timeout`. The defaults are 4 and 30 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use servicepack::Runner;
+    ///
+    /// let runner = Runner::new().command_limits(8, Duration::from_secs(5));
+    /// # let _ = runner;
+    /// ```
+    #[must_use]
+    pub fn command_limits(self, max: usize, timeout: Duration) -> Self {
+        self.control().inner.dispatch.set_limits(max, timeout);
+        self
+    }
+
     /// A handle that asks this runner to shut down, from anywhere (a signal handler, a
     /// test, an admin endpoint).
     #[must_use]
@@ -339,6 +374,7 @@ struct Coordinator {
     budget_end: Option<Instant>,
     cause: Option<ShutdownCause>,
     errors: Vec<RunError>,
+    control: Option<Control>,
 }
 
 impl Drop for Coordinator {
@@ -368,6 +404,9 @@ async fn coordinate(runner: Runner) -> Report {
     let mut budget_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut drain_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut draining = false;
+    // Set while a requested shutdown waits for dispatched commands: since when.
+    let mut commands_wait: Option<Instant> = None;
+    let mut commands_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut timer_armed = false;
     let mut timer_fired = false;
     let mut batch = Vec::with_capacity(1024);
@@ -420,9 +459,12 @@ async fn coordinate(runner: Runner) -> Report {
                     this.handle(event);
                 }
             }
-            () = &mut graceful, if this.cause.is_none() && !draining => {
+            () = &mut graceful, if this.cause.is_none() && !draining && commands_wait.is_none() => {
+                if let Some(control) = &this.control {
+                    control.inner.dispatch.close();
+                }
                 if this.drain.is_zero() {
-                    this.begin_shutdown(ShutdownCause::Requested);
+                    this.request_stop(&mut commands_wait, commands_timer.as_mut());
                 } else {
                     // Services keep running; readers see `draining` at once.
                     draining = true;
@@ -430,8 +472,20 @@ async fn coordinate(runner: Runner) -> Report {
                     drain_timer.as_mut().reset(Instant::now() + this.drain);
                 }
             }
-            () = &mut drain_timer, if draining && this.cause.is_none() => {
-                this.begin_shutdown(ShutdownCause::Requested);
+            () = &mut drain_timer, if draining && this.cause.is_none() && commands_wait.is_none() => {
+                this.request_stop(&mut commands_wait, commands_timer.as_mut());
+            }
+            () = commands_idle(this.control.as_ref()), if commands_wait.is_some() && this.cause.is_none() => {
+                let since = commands_wait.take().unwrap_or_else(Instant::now);
+                this.begin_shutdown_from(ShutdownCause::Requested, since);
+            }
+            () = &mut commands_timer, if commands_wait.is_some() && this.cause.is_none() => {
+                // The budget ran out while commands were running: they are cancelled.
+                if let Some(control) = &this.control {
+                    control.inner.dispatch.cancel_all();
+                }
+                let since = commands_wait.take().unwrap_or_else(Instant::now);
+                this.begin_shutdown_from(ShutdownCause::Requested, since);
             }
             // Judged at the top of the loop.
             () = &mut budget_timer, if timer_armed && !timer_fired => timer_fired = true,
@@ -451,7 +505,9 @@ impl Coordinator {
             jitter,
             handle,
             board,
+            control,
         } = runner;
+        let control = control.into_inner();
         // The names move into the plan: no copy per service.
         let nodes = defs.iter_mut().map(|def| {
             let ServiceDef {
@@ -472,7 +528,12 @@ impl Coordinator {
                 (policy.allowed_failure, policy.counts_for_readiness)
             }),
         );
-        let shared = Arc::new(Shared::new(plan.clone(), events, jitter, board));
+        let mut shared = Shared::new(plan.clone(), events, jitter, board);
+        shared.restartable = control.is_some();
+        let shared = Arc::new(shared);
+        if let Some(control) = &control {
+            let _ = control.inner.shared.set(Arc::downgrade(&shared));
+        }
         let mut this = Self {
             alive: plan.len(),
             ended: vec![false; plan.len()],
@@ -483,6 +544,7 @@ impl Coordinator {
             budget_end: None,
             cause: None,
             errors: Vec::new(),
+            control,
         };
         for (service, dependency) in this.plan.external() {
             tracing::error_span!("service", service = %service)
@@ -567,6 +629,12 @@ impl Coordinator {
     /// A service ended (no further run of it will start): one fewer left running, and a
     /// fatal failure begins shutdown.
     fn handle(&mut self, Event { node, ending }: Event) {
+        if matches!(ending, Ending::Revived) {
+            if std::mem::replace(&mut self.ended[node], false) {
+                self.alive += 1;
+            }
+            return;
+        }
         if std::mem::replace(&mut self.ended[node], true) {
             return;
         }
@@ -582,13 +650,49 @@ impl Coordinator {
         }
     }
 
+    /// A requested shutdown after the drain: first waits for the dispatched commands
+    /// still running (within the budget, which the wait counts against), then stops.
+    fn request_stop(
+        &mut self,
+        commands_wait: &mut Option<Instant>,
+        timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    ) {
+        let running = self
+            .control
+            .as_ref()
+            .map_or(0, |control| control.inner.dispatch.in_flight());
+        if running == 0 {
+            self.begin_shutdown(ShutdownCause::Requested);
+            return;
+        }
+        tracing::info!(
+            commands = running,
+            "waiting for running commands before stopping"
+        );
+        self.shared.status.set_phase(Phase::Draining);
+        let now = Instant::now();
+        *commands_wait = Some(now);
+        timer.reset(
+            now.checked_add(self.budget)
+                .unwrap_or_else(|| far_future(now)),
+        );
+    }
+
     fn begin_shutdown(&mut self, cause: ShutdownCause) {
+        self.begin_shutdown_from(cause, Instant::now());
+    }
+
+    /// Begins shutdown with a budget that started at `now` (earlier than the present
+    /// when a requested shutdown waited for commands first).
+    fn begin_shutdown_from(&mut self, cause: ShutdownCause, now: Instant) {
         if self.cause.is_some() {
             return;
         }
         tracing::info!(reason = %cause, "shutting down");
         self.cause = Some(cause);
-        let now = Instant::now();
+        if let Some(control) = &self.control {
+            control.inner.dispatch.close();
+        }
         let end = now
             .checked_add(self.budget)
             .unwrap_or_else(|| far_future(now));
@@ -602,5 +706,12 @@ impl Coordinator {
         // unfinished dependent holds back stops now, the others when their dependents
         // have finished.
         self.shared.begin_stop_walk();
+    }
+}
+
+/// Resolves once no dispatched command runs (at once without a [`Control`]).
+async fn commands_idle(control: Option<&Control>) {
+    if let Some(control) = control {
+        control.inner.dispatch.idle().await;
     }
 }

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     pub(crate) problems: Mutex<Vec<RunError>>,
     /// The supervisor tasks not finished yet: each holds a token until it is done.
     pub(crate) tracker: TaskTracker,
+    /// Whether services may be restarted one by one ([`Control`](crate::Control)): then
+    /// each attempt runs under a child of the service's token, which a restart cancels.
+    pub(crate) restartable: bool,
 }
 
 impl Shared {
@@ -81,6 +84,7 @@ impl Shared {
             jitter: Mutex::new(jitter),
             problems: Mutex::new(Vec::new()),
             tracker: TaskTracker::new(),
+            restartable: false,
         }
     }
 
@@ -230,6 +234,9 @@ struct SlotInner {
     claimed: bool,
     /// A `stop` called from another task, and its deadline.
     rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
+    /// The token of the current attempt, when services are restartable: a restart
+    /// cancels it.
+    restart: Option<CancellationToken>,
 }
 
 #[derive(Default)]
@@ -311,6 +318,32 @@ impl TaskSlot {
         let mut inner = self.lock();
         inner.held = Held::Service(service);
         inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
+    }
+
+    /// The service, once constructed and until its task finishes.
+    pub(crate) fn service(&self) -> Option<erased::Shared> {
+        match &self.lock().held {
+            Held::Service(service) => Some(Arc::clone(service)),
+            Held::Nothing | Held::Construct(_) => None,
+        }
+    }
+
+    /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
+    pub(crate) fn attempt_began(&self, token: CancellationToken) {
+        self.lock().restart = Some(token);
+    }
+
+    /// Asks the supervisor for a fresh attempt: cancels the current attempt's token.
+    /// `false` when no attempt has begun yet (or the task has finished).
+    pub(crate) fn restart(&self) -> bool {
+        let inner = self.lock();
+        match (&inner.restart, inner.finished) {
+            (Some(token), false) => {
+                token.cancel();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The supervisor is about to poll `run`, or has polled it.
@@ -456,4 +489,7 @@ pub(crate) enum Ending {
     Skipped,
     /// Shutdown began before the next run (or the supervisor itself failed).
     Abandoned,
+    /// Not an ending: a restart ([`Control::restart`](crate::Control::restart)) runs
+    /// the ended service again, so it counts as running once more.
+    Revived,
 }

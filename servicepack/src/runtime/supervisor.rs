@@ -94,6 +94,7 @@ impl Supervisor {
         let life = Life {
             node: u32::try_from(node).expect("fewer than 2^32 services"),
             _tracked: shared.tracker.token(),
+            run_token: shared.walk.token(node).clone(),
             shared,
             state: ServiceState::new(),
             attempts: Attempts::new(policy),
@@ -137,40 +138,58 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
             // allocation of that cell, made by the one thread that spawns every supervisor,
             // costs start-up more than the box costs the worker that polls the attempt.
             let mut run = pin!(None);
-            // The attempt loop lives here, not in a nested future, so that the state of an
-            // idle service is just the running future and the wait for its token.
-            let interrupted = loop {
-                if life.shared.shutdown_began() {
-                    break false;
+            // The outer loop goes round again only for a restart (`control.rs`).
+            loop {
+                // The attempt loop lives here, not in a nested future, so that the state
+                // of an idle service is just the running future and the wait for its token.
+                let interrupted = loop {
+                    if life.shared.shutdown_began() {
+                        break false;
+                    }
+                    let returned = life.begin_attempt(&*service, run.as_mut()).await;
+                    let drive = match returned {
+                        Some(drive) => drive,
+                        None => watch(run.as_mut(), life.guard()).await,
+                    };
+                    let result = match drive {
+                        Drive::Returned(result) => result,
+                        Drive::Interrupted => break true,
+                    };
+                    // Normally empty already; a readiness timeout leaves the attempt to drop.
+                    run.set(None);
+                    let Some(delay) = life.judge(result) else {
+                        break false;
+                    };
+                    if !Box::pin(wait(delay, &life.shared, life.token())).await {
+                        if life.restart_wanted() {
+                            // Restarted while waiting to retry: the fresh attempt starts now.
+                            life.emit(&Lifecycle::Restarting { running: false });
+                            continue;
+                        }
+                        break false;
+                    }
+                };
+                if interrupted && !life.walk_token().is_cancelled() {
+                    // A restart ended the attempt: `stop` as at shutdown, then a fresh one
+                    // (or, if shutdown began meanwhile, the wait for this service's turn).
+                    Box::pin(life.restart_stop(&*service, run.as_mut())).await;
+                    continue;
                 }
-                let returned = life.begin_attempt(&*service, run.as_mut()).await;
-                let drive = match returned {
-                    Some(drive) => drive,
-                    None => watch(run.as_mut(), life.guard()).await,
-                };
-                let result = match drive {
-                    Drive::Returned(result) => result,
-                    Drive::Interrupted => break true,
-                };
-                // Normally empty already; a readiness timeout leaves the attempt to drop.
-                run.set(None);
-                let Some(delay) = life.judge(result) else {
-                    break false;
-                };
-                if !Box::pin(wait(delay, &life.shared, life.token())).await {
-                    break false;
+                if !life.ran() {
+                    break None;
                 }
-            };
-            if life.ran() {
                 if !interrupted {
                     run.set(None);
+                    // Cancelled at this service's turn to stop, or by a restart.
                     life.token().cancelled().await;
+                    if life.restart_wanted() && life.revive() {
+                        continue;
+                    }
+                    life.walk_token().cancelled().await;
                 }
                 let stop = life.begin_stop(&*service, run);
                 let outcome = Box::pin(shutdown::stop_service(stop.0, stop.1)).await;
-                Some(life.stopped(outcome))
-            } else {
-                None
+                break Some(life.stopped(outcome));
             }
         };
         life.finish(service, problems);
@@ -178,6 +197,56 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
 }
 
 impl Life {
+    /// Whether the cancelled attempt token means a restart: the service's own turn to
+    /// stop has not come and shutdown has not begun.
+    fn restart_wanted(&self) -> bool {
+        !self.walk_token().is_cancelled() && !self.shared.shutdown_began()
+    }
+
+    /// A restart of a service that had ended (exited, or failed for good as an allowed
+    /// failure): it counts as running again. `false` if shutdown overtook it.
+    fn revive(&mut self) -> bool {
+        if !self.state.transition_to_live() || self.shared.shutdown_began() {
+            return false;
+        }
+        self.emit(&Lifecycle::Restarting { running: false });
+        // The coordinator had counted it out; the message keeps its count right.
+        let _ = self.shared.events.send(Event {
+            node: self.node(),
+            ending: Ending::Revived,
+        });
+        true
+    }
+
+    /// A restart interrupted the running attempt: `stop` is called at once with a live
+    /// context bounded by `stop_timeout` (and the budget, if shutdown began meanwhile),
+    /// and both it and the interrupted `run` are driven to their end or that deadline.
+    /// What goes wrong is logged; it does not count against the exit code, since the
+    /// service runs on.
+    async fn restart_stop<'s>(
+        &self,
+        service: &'s dyn ErasedService,
+        run: Pin<&mut Option<RunFuture<'s>>>,
+    ) {
+        self.emit(&Lifecycle::Restarting { running: true });
+        let request = StopRequest {
+            service,
+            name: self.ctx_name(),
+            attempt: self.attempts.runs(),
+            token: self.shared.stop_token.clone(),
+            stop_timeout: self.attempts.policy.stop_timeout,
+            window: self.shared.shutdown_window.get().copied(),
+            claim: Claim::Mine,
+        };
+        let outcome = shutdown::stop_service(request, run).await;
+        if let Finished::Returned(Err(source)) = &outcome.stop {
+            self.emit(&Lifecycle::StopFailed(source));
+        }
+        if outcome.timed_out() {
+            self.emit(&Lifecycle::StopTimedOut(outcome.timeout));
+        }
+    }
+
     /// The service's turn to stop: who calls `stop` (this task, unless another one did
     /// because `run` was blocking its thread), and the rest of what the stop needs.
     fn begin_stop<'s, 'r>(
@@ -232,6 +301,9 @@ pub(crate) struct Life {
     attempts: Attempts,
     /// When the current (or last) attempt started (only kept with `retry_reset`).
     started: Option<Instant>,
+    /// The token of the current attempt: the service's own token, or with restartable
+    /// services a child of it that a restart cancels.
+    run_token: CancellationToken,
     /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
     /// waits for the tracker to empty, finds them.
     _tracked: TaskTrackerToken,
@@ -275,8 +347,14 @@ impl Life {
         }
     }
 
-    /// The token of this service's runs; cancelled when its turn to stop comes.
+    /// The token of the current attempt; cancelled when the service's turn to stop
+    /// comes, or by a restart.
     fn token(&self) -> &CancellationToken {
+        &self.run_token
+    }
+
+    /// The service's own token; cancelled when its turn to stop comes.
+    fn walk_token(&self) -> &CancellationToken {
         self.shared.walk.token(self.node())
     }
 
@@ -395,6 +473,10 @@ impl Life {
         });
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
+        if self.shared.restartable {
+            self.run_token = self.walk_token().child_token();
+            self.slot().attempt_began(self.run_token.clone());
+        }
         if policy.retry_reset.is_some() {
             // Only `retry_reset` needs the time; reading the clock is not free.
             self.started = Some(Instant::now());
@@ -699,6 +781,7 @@ mod size {
         Life {
             node: 0,
             _tracked: shared.tracker.token(),
+            run_token: shared.walk.token(0).clone(),
             shared,
             state: ServiceState::new(),
             attempts: Attempts::new(Arc::new(Policy::new())),

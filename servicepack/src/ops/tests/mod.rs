@@ -35,6 +35,7 @@ fn endpoint(board: &Arc<StatusBoard>, addr: &str, token: Option<&str>) -> Arc<En
         status: board.handle(),
         access: Access::new(addr.parse().unwrap(), token.map(Token::new)),
         user: None,
+        admin: None,
     })
 }
 
