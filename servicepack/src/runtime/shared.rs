@@ -237,6 +237,8 @@ struct SlotInner {
     /// The token of the current attempt, when services are restartable: a restart
     /// cancels it.
     restart: Option<CancellationToken>,
+    /// When the current (or last) attempt started (only kept with `retry_reset`).
+    started: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -326,6 +328,16 @@ impl TaskSlot {
             Held::Service(service) => Some(Arc::clone(service)),
             Held::Nothing | Held::Construct(_) => None,
         }
+    }
+
+    /// The current attempt started at `at` (kept only with `retry_reset`).
+    pub(crate) fn attempt_started(&self, at: Instant) {
+        self.lock().started = Some(at);
+    }
+
+    /// When the current (or last) attempt started, if kept.
+    pub(crate) fn started(&self) -> Option<Instant> {
+        self.lock().started
     }
 
     /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].

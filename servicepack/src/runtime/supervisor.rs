@@ -98,7 +98,6 @@ impl Supervisor {
             shared,
             state: ServiceState::new(),
             attempts: Attempts::new(policy),
-            started: None,
         };
         // Always the span wrapper, even when no subscriber wants the span (entering a
         // disabled one is a branch): one task type for every service.
@@ -299,8 +298,6 @@ pub(crate) struct Life {
     node: u32,
     state: ServiceState,
     attempts: Attempts,
-    /// When the current (or last) attempt started (only kept with `retry_reset`).
-    started: Option<Instant>,
     /// The token of the current attempt: the service's own token, or with restartable
     /// services a child of it that a restart cancels.
     run_token: CancellationToken,
@@ -446,7 +443,8 @@ impl Life {
     }
 
     fn ran_for(&self) -> Duration {
-        self.started
+        self.slot()
+            .started()
             .map_or(Duration::ZERO, |started| started.elapsed())
     }
 
@@ -478,8 +476,9 @@ impl Life {
             self.slot().attempt_began(self.run_token.clone());
         }
         if policy.retry_reset.is_some() {
-            // Only `retry_reset` needs the time; reading the clock is not free.
-            self.started = Some(Instant::now());
+            // Only `retry_reset` needs the time; reading the clock is not free. Kept in
+            // the slot: every byte of the task counts.
+            self.slot().attempt_started(Instant::now());
         }
         let ctx = Context::new(
             self.ctx_name(),
@@ -785,7 +784,6 @@ mod size {
             shared,
             state: ServiceState::new(),
             attempts: Attempts::new(Arc::new(Policy::new())),
-            started: None,
         }
     }
 

@@ -268,6 +268,7 @@ async fn user_metrics_follow_the_framework_series() {
         status: board.handle(),
         access: Access::new("127.0.0.1:1".parse().unwrap(), None),
         user: Some(user),
+        admin: None,
     });
     let body = get(&endpoint, "/metrics", "").await.body;
     let framework = body.find("servicepack_build_info{").unwrap();
