@@ -2,6 +2,7 @@
 //! signals it, and checks its exit code and the order of its lifecycle events.
 
 mod config;
+mod control;
 mod http;
 mod notify;
 mod ops;

@@ -27,6 +27,9 @@ use crate::runtime::control::{Control, ControlError, ControlInner};
 use crate::service::BoxFuture;
 use crate::{Context, Result};
 
+#[cfg(test)]
+mod tests;
+
 /// The default of `OPS_COMMANDS_MAX`.
 pub(crate) const DEFAULT_MAX: usize = 4;
 /// The default of `OPS_COMMAND_TIMEOUT`.
