@@ -104,7 +104,7 @@ pub mod __private {
     pub use crate::app::{AppInfo, main};
     #[cfg(feature = "ops")]
     pub use crate::ops::bench as ops;
-    pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
+    pub use crate::registry::{CommandsEntry, DispatchFn, Entry, Registered, SERVICES};
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};
     pub use core::time::Duration;

@@ -42,7 +42,7 @@ where
     let (parts, body) = request.into_parts();
     let body = match read_body(&parts.headers, body).await {
         Ok(body) => body,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let path = parts.uri.path();
     if let (Some(rest), Some(admin)) = (path.strip_prefix("/admin/"), &endpoint.admin) {
@@ -188,13 +188,13 @@ fn protected(access: &Access, authorization: Option<&[u8]>) -> Option<Response<R
 async fn read_body<B: Body>(
     headers: &hyper::HeaderMap,
     body: B,
-) -> Result<Bytes, Response<ResponseBody>> {
+) -> Result<Bytes, Box<Response<ResponseBody>>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY) {
-        return Err(too_large());
+        return Err(Box::new(too_large()));
     }
     if body.is_end_stream() {
         // The usual GET: nothing to read, no timer to set.
@@ -205,15 +205,15 @@ async fn read_body<B: Body>(
         let mut kept = Vec::new();
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else {
-                return Err(closing(error(
+                return Err(Box::new(closing(error(
                     StatusCode::BAD_REQUEST,
                     "the request body is malformed",
-                )));
+                ))));
             };
             if let Some(data) = frame.data_ref() {
                 let chunk = bytes::Buf::chunk(data);
                 if u64::try_from(kept.len() + chunk.len()).unwrap_or(u64::MAX) > MAX_BODY {
-                    return Err(too_large());
+                    return Err(Box::new(too_large()));
                 }
                 kept.extend_from_slice(chunk);
             }
@@ -223,10 +223,10 @@ async fn read_body<B: Body>(
     tokio::time::timeout(BODY_TIMEOUT, read)
         .await
         .unwrap_or_else(|_| {
-            Err(closing(error(
+            Err(Box::new(closing(error(
                 StatusCode::REQUEST_TIMEOUT,
                 "the request body did not arrive in time",
-            )))
+            ))))
         })
 }
 

@@ -54,6 +54,12 @@ pub struct Entry {
     launch: fn() -> Construct,
 }
 
+/// Runs a parsed command on the running instance, which comes type-erased. Not public
+/// API.
+#[doc(hidden)]
+pub type DispatchFn =
+    fn(Arc<dyn Any + Send + Sync>, clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>;
+
 /// The subcommands of a `#[service(commands)]` service. Not public API.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
@@ -64,8 +70,7 @@ pub struct CommandsEntry {
     pub run: fn(clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>,
     /// Parses the matched subcommand and runs the command on the running instance
     /// (SPEC §8); the instance comes type-erased from the runtime.
-    pub dispatch:
-        fn(Arc<dyn Any + Send + Sync>, clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>,
+    pub dispatch: DispatchFn,
 }
 
 impl Entry {

@@ -169,8 +169,12 @@ fn log(event: &Lifecycle<'_>) {
 /// The state change `event` means, in the service's cell.
 fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
     match *event {
-        // Logged only; `Stopped` records the end of the stop.
-        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) | Lifecycle::DropPanicked(_) => {}
+        // Logged only: `Stopped` records the end of the stop, and the next `Starting` the
+        // fresh attempt after a restart of a service that had ended.
+        Lifecycle::StopFailed(_)
+        | Lifecycle::StopTimedOut(_)
+        | Lifecycle::DropPanicked(_)
+        | Lifecycle::Restarting { running: false } => {}
         Lifecycle::Starting {
             attempt,
             notify_ready,
@@ -219,8 +223,6 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::Stopping | Lifecycle::Restarting { running: true } => {
             cell.state(State::Stopping);
         }
-        // The next `Starting` records the fresh attempt.
-        Lifecycle::Restarting { running: false } => {}
         Lifecycle::Stopped { .. } => {
             cell.state(State::Stopped);
         }

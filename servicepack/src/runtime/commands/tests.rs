@@ -32,6 +32,15 @@ impl Service for Worker {
     }
 }
 
+/// Sets its flag when dropped.
+struct Flag(Arc<AtomicBool>);
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 fn worker(instance: &Arc<dyn std::any::Any + Send + Sync>) -> Arc<Worker> {
     Arc::clone(instance).downcast::<Worker>().unwrap()
 }
@@ -134,12 +143,6 @@ async fn the_timeout_cancels_the_command() {
     let (control, run) = start(&["worker"], 4, 5 * SEC);
     tokio::time::sleep(SEC).await;
     let dropped = Arc::new(AtomicBool::new(false));
-    struct Flag(Arc<AtomicBool>);
-    impl Drop for Flag {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
     let call: Call = Box::new({
         let flag = Flag(Arc::clone(&dropped));
         move |_, _ctx| {
