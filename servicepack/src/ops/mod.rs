@@ -1,6 +1,8 @@
 //! The ops endpoint (SPEC §6): `/livez`, `/readyz`, `/readyz/{service}`, `/status`,
 //! `/metrics` and the status page `/`, served over HTTP/1.1 on the app's own tokio runtime
-//! from a [`StatusHandle`](crate::StatusHandle).
+//! from a [`StatusHandle`](crate::StatusHandle); with `OPS_TOKEN` set, also the control
+//! routes of SPEC §8 under `/admin/` (`admin.rs`), on the runtime's
+//! [`Control`](crate::Control).
 //!
 //! The app binds the listener before the first service starts ([`start`]) and keeps the
 //! returned endpoint until the process ends. Everything but the variables is behind the

@@ -9,6 +9,10 @@
 //! The runtime knows nothing of clap: the caller hands over a function from the running
 //! instance (as `Any`, which the caller's typed code downcasts) and a [`Context`] to the
 //! command's future.
+#![cfg_attr(
+    not(feature = "ops"),
+    allow(dead_code, reason = "only the ops endpoint dispatches commands")
+)]
 
 use std::any::Any;
 use std::collections::BTreeMap;

@@ -18,6 +18,10 @@ pub(crate) trait ErasedService: Send + Sync + 'static {
     fn run(&self, ctx: Context) -> RunFuture<'_>;
     fn stop(&self, ctx: Context) -> RunFuture<'_>;
     /// The service as its own type, for a command dispatched to the running instance.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 

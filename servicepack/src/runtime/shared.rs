@@ -323,6 +323,10 @@ impl TaskSlot {
     }
 
     /// The service, once constructed and until its task finishes.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
     pub(crate) fn service(&self) -> Option<erased::Shared> {
         match &self.lock().held {
             Held::Service(service) => Some(Arc::clone(service)),
