@@ -552,4 +552,5 @@ async fn connections_past_the_cap_are_refused() {
     task.abort();
 }
 
+mod admin;
 mod fuzz;
