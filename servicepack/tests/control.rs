@@ -241,3 +241,84 @@ async fn drain_makes_the_app_not_ready_while_services_keep_running() {
     );
     assert_eq!(log.stops("api"), 1);
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name(i: usize) -> String {
+        format!("s{i}")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Random graphs of serving services, random restarts at random times, then a
+        /// shutdown: every restart is one more attempt of that service and of no other,
+        /// every attempt gets exactly one `stop`, and the final stops still follow the
+        /// reverse edges.
+        #[test]
+        fn random_restarts_keep_every_attempt_stopped_once(
+            n in 2_usize..8,
+            edges in proptest::collection::vec((0_usize..8, 0_usize..8), 0..12),
+            restarts in proptest::collection::btree_map(1_u64..5_000, 0_usize..8, 0..12),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            let log = Log::new();
+            let mut deps: Vec<Vec<String>> = vec![Vec::new(); n];
+            for (a, b) in edges {
+                let (a, b) = (a % n, b % n);
+                // Only to a lower index: no cycles.
+                if b < a && !deps[a].contains(&name(b)) {
+                    deps[a].push(name(b));
+                }
+            }
+            let restarts: Vec<(u64, usize)> =
+                restarts.into_iter().map(|(at, i)| (at, i % n)).collect();
+            let code = runtime.block_on({
+                let log = log.clone();
+                let deps = deps.clone();
+                let restarts = restarts.clone();
+                async move {
+                    let runner = Runner::new().services((0..n).map(|i| {
+                        let deps: Vec<&str> = deps[i].iter().map(String::as_str).collect();
+                        simple(&log, &name(i), &[Run::Serve], &deps)
+                    }));
+                    let control = runner.control();
+                    for &(at_ms, i) in &restarts {
+                        let control = control.clone();
+                        at(Duration::from_millis(at_ms), move || {
+                            control.restart(&name(i)).expect("a running service restarts");
+                        });
+                    }
+                    let shutdown = control.clone();
+                    at(6 * SEC, move || shutdown.shutdown());
+                    runner.run().await.exit_code()
+                }
+            });
+            prop_assert_eq!(code, 0);
+            for i in 0..n {
+                let asked = restarts.iter().filter(|(_, j)| *j == i).count();
+                prop_assert_eq!(log.runs(&name(i)), 1 + asked, "runs of {}", name(i));
+                prop_assert_eq!(log.stops(&name(i)), 1 + asked, "stops of {}", name(i));
+                // Its last stop (at shutdown) comes after the last stop of each dependent.
+                let all = log.all();
+                let last_stop = |service: &str| {
+                    all.iter().rposition(|rec| rec.service == service && is_stop(&rec.ev))
+                };
+                for (dependent, its) in deps.iter().enumerate() {
+                    if its.contains(&name(i)) {
+                        prop_assert!(
+                            last_stop(&name(dependent)) < last_stop(&name(i)),
+                            "{} stopped before its dependent {}", name(i), name(dependent)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
