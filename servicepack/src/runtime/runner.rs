@@ -42,6 +42,8 @@ use crate::runtime::status::{AppIdentity, Phase, StatusBoard, StatusHandle};
 use crate::runtime::supervisor::Supervisor;
 use crate::{Policy, ServiceDef};
 
+mod control;
+
 /// Runs a set of services: starts each once its dependencies are ready, retries failures
 /// per policy, and shuts down in reverse dependency order. `#[servicepack::main]` builds
 /// one from the registered services; use it directly to run services without the macros
@@ -296,37 +298,6 @@ impl Runner {
         self
     }
 
-    /// A handle that controls the running app (SPEC §8): restart one service, drain,
-    /// shut down. Taking it makes every service restartable (each attempt then runs
-    /// under a token of its own, one small allocation per attempt); without it nothing
-    /// changes. See [`Control`] for an example.
-    #[must_use]
-    pub fn control(&self) -> Control {
-        self.control
-            .get_or_init(|| Control::new(self.handle.clone(), self.board.clone()))
-            .clone()
-    }
-
-    /// Sets the limits of commands dispatched into running services through the app's
-    /// control routes (`OPS_COMMANDS_MAX` and `OPS_COMMAND_TIMEOUT`, SPEC §8): at most
-    /// `max` at once (at least 1; one per service in any case), each cancelled after
-    /// `timeout`. The defaults are 4 and 30 s.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use servicepack::Runner;
-    ///
-    /// let runner = Runner::new().command_limits(8, Duration::from_secs(5));
-    /// # let _ = runner;
-    /// ```
-    #[must_use]
-    pub fn command_limits(self, max: usize, timeout: Duration) -> Self {
-        self.control().inner.dispatch.set_limits(max, timeout);
-        self
-    }
-
     /// A handle that asks this runner to shut down, from anywhere (a signal handler, a
     /// test, an admin endpoint).
     #[must_use]
@@ -475,7 +446,7 @@ async fn coordinate(runner: Runner) -> Report {
             () = &mut drain_timer, if draining && this.cause.is_none() && commands_wait.is_none() => {
                 this.request_stop(&mut commands_wait, commands_timer.as_mut());
             }
-            () = commands_idle(this.control.as_ref()), if commands_wait.is_some() && this.cause.is_none() => {
+            () = control::commands_idle(this.control.as_ref()), if commands_wait.is_some() && this.cause.is_none() => {
                 let since = commands_wait.take().unwrap_or_else(Instant::now);
                 this.begin_shutdown_from(ShutdownCause::Requested, since);
             }
@@ -650,34 +621,6 @@ impl Coordinator {
         }
     }
 
-    /// A requested shutdown after the drain: first waits for the dispatched commands
-    /// still running (within the budget, which the wait counts against), then stops.
-    fn request_stop(
-        &mut self,
-        commands_wait: &mut Option<Instant>,
-        timer: std::pin::Pin<&mut tokio::time::Sleep>,
-    ) {
-        let running = self
-            .control
-            .as_ref()
-            .map_or(0, |control| control.inner.dispatch.in_flight());
-        if running == 0 {
-            self.begin_shutdown(ShutdownCause::Requested);
-            return;
-        }
-        tracing::info!(
-            commands = running,
-            "waiting for running commands before stopping"
-        );
-        self.shared.status.set_phase(Phase::Draining);
-        let now = Instant::now();
-        *commands_wait = Some(now);
-        timer.reset(
-            now.checked_add(self.budget)
-                .unwrap_or_else(|| far_future(now)),
-        );
-    }
-
     fn begin_shutdown(&mut self, cause: ShutdownCause) {
         self.begin_shutdown_from(cause, Instant::now());
     }
@@ -706,12 +649,5 @@ impl Coordinator {
         // unfinished dependent holds back stops now, the others when their dependents
         // have finished.
         self.shared.begin_stop_walk();
-    }
-}
-
-/// Resolves once no dispatched command runs (at once without a [`Control`]).
-async fn commands_idle(control: Option<&Control>) {
-    if let Some(control) = control {
-        control.inner.dispatch.idle().await;
     }
 }

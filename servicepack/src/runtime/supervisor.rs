@@ -63,6 +63,8 @@ use crate::service::BoxFuture;
 use crate::{Context, Error, Policy, Result, RunError};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+mod restart;
+
 /// A running attempt of `run`, boxed (see the module docs).
 pub(crate) type RunFuture<'a> = BoxFuture<'a, Result<()>>;
 
@@ -196,56 +198,6 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
 }
 
 impl Life {
-    /// Whether the cancelled attempt token means a restart: the service's own turn to
-    /// stop has not come and shutdown has not begun.
-    fn restart_wanted(&self) -> bool {
-        !self.walk_token().is_cancelled() && !self.shared.shutdown_began()
-    }
-
-    /// A restart of a service that had ended (exited, or failed for good as an allowed
-    /// failure): it counts as running again. `false` if shutdown overtook it.
-    fn revive(&mut self) -> bool {
-        if !self.state.transition_to_live() || self.shared.shutdown_began() {
-            return false;
-        }
-        self.emit(&Lifecycle::Restarting { running: false });
-        // The coordinator had counted it out; the message keeps its count right.
-        let _ = self.shared.events.send(Event {
-            node: self.node(),
-            ending: Ending::Revived,
-        });
-        true
-    }
-
-    /// A restart interrupted the running attempt: `stop` is called at once with a live
-    /// context bounded by `stop_timeout` (and the budget, if shutdown began meanwhile),
-    /// and both it and the interrupted `run` are driven to their end or that deadline.
-    /// What goes wrong is logged; it does not count against the exit code, since the
-    /// service runs on.
-    async fn restart_stop<'s>(
-        &self,
-        service: &'s dyn ErasedService,
-        run: Pin<&mut Option<RunFuture<'s>>>,
-    ) {
-        self.emit(&Lifecycle::Restarting { running: true });
-        let request = StopRequest {
-            service,
-            name: self.ctx_name(),
-            attempt: self.attempts.runs(),
-            token: self.shared.stop_token.clone(),
-            stop_timeout: self.attempts.policy.stop_timeout,
-            window: self.shared.shutdown_window.get().copied(),
-            claim: Claim::Mine,
-        };
-        let outcome = shutdown::stop_service(request, run).await;
-        if let Finished::Returned(Err(source)) = &outcome.stop {
-            self.emit(&Lifecycle::StopFailed(source));
-        }
-        if outcome.timed_out() {
-            self.emit(&Lifecycle::StopTimedOut(outcome.timeout));
-        }
-    }
-
     /// The service's turn to stop: who calls `stop` (this task, unless another one did
     /// because `run` was blocking its thread), and the rest of what the stop needs.
     fn begin_stop<'s, 'r>(
