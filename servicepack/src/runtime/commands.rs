@@ -205,7 +205,7 @@ impl Control {
             return Err(Refused::ShuttingDown);
         }
         let (shared, node) = self.find(service).map_err(Refused::Control)?;
-        let Some(instance) = shared.tasks[node].service() else {
+        let Some(instance) = shared.slot(node).service() else {
             return Err(Refused::Control(ControlError::NotStarted(
                 service.to_owned(),
             )));
@@ -217,7 +217,7 @@ impl Control {
         let deadline = Instant::now().checked_add(timeout);
         let ctx = Context::new(
             Name::Plan {
-                plan: shared.plan.clone(),
+                plan: shared.plan().clone(),
                 node,
             },
             self.inner.board.attempt(node),

@@ -108,7 +108,7 @@ impl Control {
             .get()
             .and_then(Weak::upgrade)
             .ok_or(ControlError::NotRunning)?;
-        let plan = &shared.plan;
+        let plan = shared.plan();
         let node = (0..plan.len())
             .find(|&node| plan.name(node) == name)
             .ok_or_else(|| ControlError::UnknownService(name.to_owned()))?;
@@ -132,7 +132,7 @@ impl Control {
         if shared.shutdown_began() || self.inner.handle.is_requested() {
             return Err(ControlError::Stopping);
         }
-        if !shared.tasks[node].restart() {
+        if !shared.slot(node).restart() {
             return Err(ControlError::NotStarted(service.to_owned()));
         }
         Ok(())

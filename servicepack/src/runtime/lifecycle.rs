@@ -80,6 +80,22 @@ pub(crate) enum Lifecycle<'a> {
 /// limited to ten a second per service, with one line per second saying how many were
 /// left out; the state is always recorded.
 pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
+    emit_at(board, node, event, None);
+}
+
+/// Logs `event` without recording it (nor counting it against the rate limit): for an
+/// event that changes no state, at a moment when no crash loop can repeat it.
+pub(crate) fn log_only(event: &Lifecycle<'_>) {
+    log(event);
+}
+
+/// [`emit`], at `at` (a clock reading the caller has anyway) instead of now.
+pub(crate) fn emit_at(
+    board: &StatusBoard,
+    node: usize,
+    event: &Lifecycle<'_>,
+    at: Option<tokio::time::Instant>,
+) {
     let repeated = matches!(
         event,
         Lifecycle::Starting { .. }
@@ -91,7 +107,7 @@ pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
     // The last lines of a crash loop say what was left out.
     let last = matches!(event, Lifecycle::Stopped { .. } | Lifecycle::Failed { .. });
     // One lock of the service's cell for the state and the rate limit.
-    let admit = board.record(node, |cell| {
+    let admit = board.record_at(node, at, |cell| {
         record(cell, event);
         if repeated {
             cell.admit()

@@ -350,16 +350,13 @@ struct Coordinator {
 
 impl Drop for Coordinator {
     fn drop(&mut self) {
-        self.shared.stop_token.cancel();
+        self.shared.cancel_stops();
         // Normally every task is done; after a forced exit or an exhausted budget, the
         // stragglers are abandoned, and no further stop begins.
-        if self.shared.tracker.is_empty() {
+        if self.shared.all_finished() {
             return;
         }
-        self.shared.walk.abandon();
-        for task in &self.shared.tasks {
-            task.abort();
-        }
+        self.shared.abandon();
     }
 }
 
@@ -396,14 +393,14 @@ async fn coordinate(runner: Runner) -> Report {
                     return this.budget_exhausted(still_stopping);
                 }
             }
-            if this.shared.tracker.is_empty() {
+            if this.shared.all_finished() {
                 // Every task has finished, and sent what it had to before it said so.
                 while let Ok(event) = inbox.try_recv() {
                     this.handle(event);
                 }
                 tracing::info!("all services stopped");
                 let report = this.finish(None);
-                this.shared.stop_token.cancel();
+                this.shared.cancel_stops();
                 // Every task is done: free the per-service state (tokens, gates, task
                 // slots, the plan) off the path to `run` returning; for ten thousand
                 // services that took most of a millisecond.
@@ -411,7 +408,7 @@ async fn coordinate(runner: Runner) -> Report {
                 return report;
             }
         }
-        let all_finished = this.shared.tracker.wait();
+        let all_finished = this.shared.wait_all_finished();
         tokio::select! {
             biased;
             () = &mut forced => {
@@ -439,7 +436,7 @@ async fn coordinate(runner: Runner) -> Report {
                 } else {
                     // Services keep running; readers see `draining` at once.
                     draining = true;
-                    this.shared.status.set_phase(Phase::Draining);
+                    this.shared.status().set_phase(Phase::Draining);
                     drain_timer.as_mut().reset(Instant::now() + this.drain);
                 }
             }
@@ -500,7 +497,9 @@ impl Coordinator {
             }),
         );
         let mut shared = Shared::new(plan.clone(), events, jitter, board);
-        shared.restartable = control.is_some();
+        if control.is_some() {
+            shared.make_restartable();
+        }
         let shared = Arc::new(shared);
         if let Some(control) = &control {
             let _ = control.inner.shared.set(Arc::downgrade(&shared));
@@ -527,10 +526,10 @@ impl Coordinator {
             for node in 0..this.plan.len() {
                 tracing::error_span!("service", service = %this.plan.name(node)).in_scope(|| {
                     let skipped = Lifecycle::Skipped(Skip::ShutdownBegan);
-                    lifecycle::emit(&this.shared.status, node, &skipped);
+                    lifecycle::emit(this.shared.status(), node, &skipped);
                 });
             }
-            this.shared.tracker.close();
+            this.shared.all_spawned();
             this.begin_shutdown(ShutdownCause::Requested);
         } else {
             this.start_all(&mut defs);
@@ -558,7 +557,7 @@ impl Coordinator {
             last_policy = Some(policy.clone());
             self.start(node, policy, launch);
         }
-        self.shared.tracker.close();
+        self.shared.all_spawned();
     }
 
     /// The report: the errors seen so far (the coordinator's, then what finished
@@ -567,7 +566,7 @@ impl Coordinator {
         let mut errors = std::mem::take(&mut self.errors);
         errors.extend(self.shared.take_problems());
         errors.extend(last);
-        self.shared.status.set_phase(Phase::Stopped);
+        self.shared.status().set_phase(Phase::Stopped);
         Report::from_errors(errors, self.cause.take())
     }
 
@@ -581,20 +580,18 @@ impl Coordinator {
     /// The services whose supervisor was spawned and has not finished.
     fn still_stopping(&self) -> Vec<String> {
         (0..self.plan.len())
-            .filter(|&node| self.shared.tasks[node].is_running())
+            .filter(|&node| self.shared.slot(node).is_running())
             .map(|node| self.plan.name(node).to_owned())
             .collect()
     }
 
     fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Construct) {
-        let abort = Supervisor {
+        let supervisor = Supervisor {
             node,
             policy,
-            launch,
             shared: self.shared.clone(),
-        }
-        .spawn();
-        self.shared.tasks[node].spawned(abort);
+        };
+        self.shared.slot(node).spawn(launch, || supervisor.spawn());
     }
 
     /// A service ended (no further run of it will start): one fewer left running, and a
@@ -640,8 +637,8 @@ impl Coordinator {
             .checked_add(self.budget)
             .unwrap_or_else(|| far_future(now));
         self.budget_end = Some(end);
-        self.shared.status.set_phase(Phase::Stopping);
-        let _ = self.shared.shutdown_window.set((now, end));
+        self.shared.status().set_phase(Phase::Stopping);
+        self.shared.set_shutdown_window(now, end);
         // No run starts from here on; services still waiting for their dependencies
         // give up (and report themselves skipped).
         self.shared.begin_shutdown();

@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument as _;
 
@@ -24,41 +25,135 @@ use crate::runtime::shutdown::stop_deadline;
 use crate::runtime::status::StatusBoard;
 use crate::{Context, Result, RunError};
 
-/// State every supervisor shares with the coordinator.
+/// State every supervisor shares with the coordinator, behind methods: the per-service
+/// gates, tokens, slots and status cells, the shutdown news, the stop contexts' token,
+/// and the tracker of the supervisor tasks.
 pub(crate) struct Shared {
-    pub(crate) events: UnboundedSender<Event>,
+    events: UnboundedSender<Event>,
     /// The lifecycle as data, for whoever reads it.
-    pub(crate) status: Arc<StatusBoard>,
-    pub(crate) plan: Arc<Plan>,
+    status: Arc<StatusBoard>,
+    plan: Arc<Plan>,
     /// Per service with dependents: its readiness, which they wait for.
-    pub(crate) gates: Vec<Option<Gate>>,
+    gates: Vec<Option<Gate>>,
     /// Per service: its token, and what still holds its stop back.
-    pub(crate) walk: StopWalk,
+    walk: StopWalk,
     /// Per service: its supervisor task, while it runs.
-    pub(crate) tasks: Box<[TaskSlot]>,
+    tasks: Box<[TaskSlot]>,
     /// Cancelled when shutdown begins: no run starts after that.
-    pub(crate) shutdown: CancellationToken,
+    shutdown: CancellationToken,
     /// The same news as `shutdown`, for the hot checks: an atomic load instead of the
     /// token's lock, which every supervisor would contend for at start-up.
-    pub(crate) shutting_down: AtomicBool,
+    shutting_down: AtomicBool,
     /// When shutdown began and when its budget runs out; set before any token is
     /// cancelled.
-    pub(crate) shutdown_window: OnceLock<(Instant, Instant)>,
+    shutdown_window: OnceLock<(Instant, Instant)>,
     /// The token of every `stop` context: cancelled when the runtime stops waiting for
     /// all of them (the budget ran out, or `run` returned).
-    pub(crate) stop_token: CancellationToken,
-    pub(crate) jitter: Mutex<JitterSource>,
+    stop_token: CancellationToken,
+    jitter: Mutex<JitterSource>,
     /// What finished supervisors had to report (a failed or late stop, say); the
     /// coordinator collects it when it writes the report.
-    pub(crate) problems: Mutex<Vec<RunError>>,
+    problems: Mutex<Vec<RunError>>,
     /// The supervisor tasks not finished yet: each holds a token until it is done.
-    pub(crate) tracker: TaskTracker,
+    tracker: TaskTracker,
     /// Whether services may be restarted one by one ([`Control`](crate::Control)): then
     /// each attempt runs under a child of the service's token, which a restart cancels.
-    pub(crate) restartable: bool,
+    restartable: bool,
 }
 
 impl Shared {
+    pub(crate) fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    pub(crate) fn status(&self) -> &StatusBoard {
+        &self.status
+    }
+
+    /// `node`'s readiness gate, if it has dependents.
+    pub(crate) fn gate(&self, node: usize) -> Option<&Gate> {
+        self.gates[node].as_ref()
+    }
+
+    /// The token of `node`'s runs; cancelled when its turn to stop comes.
+    pub(crate) fn token(&self, node: usize) -> &CancellationToken {
+        self.walk.token(node)
+    }
+
+    pub(crate) fn slot(&self, node: usize) -> &TaskSlot {
+        &self.tasks[node]
+    }
+
+    /// Whether each attempt runs under a token of its own, for restarts.
+    pub(crate) fn restartable(&self) -> bool {
+        self.restartable
+    }
+
+    /// Makes every service restartable (before any supervisor is spawned).
+    pub(crate) fn make_restartable(&mut self) {
+        self.restartable = true;
+    }
+
+    /// Tells the coordinator (gone only when the run is over: then nobody is left to
+    /// tell).
+    pub(crate) fn tell(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// When shutdown began and when its budget runs out, once set.
+    pub(crate) fn shutdown_window(&self) -> Option<(Instant, Instant)> {
+        self.shutdown_window.get().copied()
+    }
+
+    /// Sets the shutdown window, before any token is cancelled. Once.
+    pub(crate) fn set_shutdown_window(&self, began: Instant, end: Instant) {
+        let _ = self.shutdown_window.set((began, end));
+    }
+
+    /// Resolves when shutdown begins.
+    pub(crate) async fn shutdown_begins(&self) {
+        self.shutdown.cancelled().await;
+    }
+
+    /// The token of every `stop` context.
+    pub(crate) fn stop_token(&self) -> &CancellationToken {
+        &self.stop_token
+    }
+
+    /// The runtime stops waiting for the stops: their contexts are cancelled.
+    pub(crate) fn cancel_stops(&self) {
+        self.stop_token.cancel();
+    }
+
+    /// A token for one supervisor task; the run is over when every one is dropped.
+    pub(crate) fn track(&self) -> TaskTrackerToken {
+        self.tracker.token()
+    }
+
+    /// Every supervisor has been spawned (or none will be).
+    pub(crate) fn all_spawned(&self) {
+        self.tracker.close();
+    }
+
+    /// Whether every supervisor task has finished.
+    pub(crate) fn all_finished(&self) -> bool {
+        self.tracker.is_empty()
+    }
+
+    /// Resolves when every supervisor task has finished (after `all_spawned`).
+    pub(crate) fn wait_all_finished(&self) -> impl Future<Output = ()> + '_ {
+        self.tracker.wait()
+    }
+
+    /// Gives up on the services still stopping: no further stop begins, and their tasks
+    /// are aborted.
+    pub(crate) fn abandon(&self) {
+        self.walk.abandon();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
     /// The state for running `plan`: a gate for every service with dependents, a token
     /// for every service, no supervisor running yet.
     pub(crate) fn new(
@@ -111,8 +206,9 @@ impl Shared {
     /// watcher task checks again after [`RESCUE_GRACE`], and if the supervisor is still
     /// in that same poll, calls `stop` on a task of its own (SPEC §4.7).
     fn after_cancel(self: &Arc<Self>, node: usize) {
+        self.tasks[node].cancelled.store(true, Ordering::SeqCst);
         // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
-        // cancelled token before it polls `run`, or this sees it polling.
+        // cancellation before it polls `run`, or this sees it polling.
         fence(Ordering::SeqCst);
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);
         if polls.is_multiple_of(2) {
@@ -217,6 +313,12 @@ pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
     /// keeps the parity).
     polls: AtomicU32,
+    /// Set when the service's token is cancelled (the token's own check takes a lock).
+    cancelled: AtomicBool,
+    /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
+    /// (set under the lock, with the rescue stored) by another task. Lock-free for the
+    /// supervisor in the common case.
+    claim: AtomicU8,
     inner: Mutex<SlotInner>,
 }
 
@@ -230,8 +332,6 @@ struct SlotInner {
     held: Held,
     /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
     stop_timeout: u64,
-    /// Whether the supervisor (or a rescue) has claimed the call of `stop`.
-    claimed: bool,
     /// A `stop` called from another task, and its deadline.
     rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
     /// The token of the current attempt, when services are restartable: a restart
@@ -249,6 +349,10 @@ enum Held {
     Service(erased::Shared),
 }
 
+const OPEN: u8 = 0;
+const CLAIMED: u8 = 1;
+const RESCUED: u8 = 2;
+
 /// How the supervisor's stop goes: it calls `stop` itself, or another task did.
 pub(crate) enum Claim {
     Mine,
@@ -261,12 +365,12 @@ impl TaskSlot {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The task was spawned: keeps its handle, unless it has finished already.
-    pub(crate) fn spawned(&self, handle: AbortHandle) {
+    /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
+    /// under one lock: the task, which takes the constructor first thing, waits for it.
+    pub(crate) fn spawn(&self, construct: erased::Construct, spawn: impl FnOnce() -> AbortHandle) {
         let mut inner = self.lock();
-        if !inner.finished {
-            inner.task = Some(handle);
-        }
+        inner.held = Held::Construct(construct);
+        inner.task = Some(spawn());
     }
 
     /// The task has finished (called by the task itself). Returns the service, so the
@@ -303,6 +407,7 @@ impl TaskSlot {
     }
 
     /// Keeps the constructor until the task takes it.
+    #[cfg(test)]
     pub(crate) fn keep_construct(&self, construct: erased::Construct) {
         self.lock().held = Held::Construct(construct);
     }
@@ -369,9 +474,11 @@ impl TaskSlot {
 
     /// The supervisor's turn to stop: it calls `stop`, unless another task already did.
     pub(crate) fn claim_stop(&self) -> Claim {
-        let mut inner = self.lock();
-        inner.claimed = true;
-        match inner.rescued.take() {
+        if self.claim.swap(CLAIMED, Ordering::AcqRel) == OPEN {
+            return Claim::Mine;
+        }
+        // Rescued: the rescue stored its task under the lock before it let go.
+        match self.lock().rescued.take() {
             Some(rescued) => Claim::Rescued(rescued.0, rescued.1),
             None => Claim::Mine,
         }
@@ -384,21 +491,25 @@ impl TaskSlot {
         spawn: impl FnOnce(erased::Shared, Duration) -> (AbortOnDropHandle<Result<()>>, Instant),
     ) {
         let mut inner = self.lock();
-        if inner.claimed {
-            return;
-        }
         let Held::Service(service) = &inner.held else {
             return;
         };
+        if self
+            .claim
+            .compare_exchange(OPEN, RESCUED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
         let service = Arc::clone(service);
         let stop_timeout = Duration::from_nanos(inner.stop_timeout);
-        inner.claimed = true;
         inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
     }
 }
 
 /// What the supervisor holds around every poll of `run`, so that a `run` that blocks its
 /// thread does not keep `stop` from being called.
+#[derive(Clone, Copy)]
 pub(crate) struct RunGuard<'a> {
     pub(crate) slot: &'a TaskSlot,
     pub(crate) token: &'a CancellationToken,
@@ -417,7 +528,7 @@ impl RunGuard<'_> {
         self.slot.count_poll();
         // Pairs with the fence in `Shared::after_cancel`.
         fence(Ordering::SeqCst);
-        if !first && self.token.is_cancelled() {
+        if !first && self.slot.cancelled.load(Ordering::SeqCst) {
             self.slot.count_poll();
             return std::task::Poll::Pending;
         }

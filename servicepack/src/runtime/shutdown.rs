@@ -27,8 +27,8 @@
 //! `stop_timeout` is not shorter than the budget (the defaults), neither the clock nor a
 //! timer is touched.
 
-use std::future::poll_fn;
-use std::pin::{Pin, pin};
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::Poll;
@@ -137,6 +137,8 @@ pub(crate) struct Stopped {
     pub(crate) stop: Finished<Result<()>>,
     /// How long the runtime was prepared to wait.
     pub(crate) timeout: Duration,
+    /// When the stop ended (read for the lateness check, reused for the status).
+    pub(crate) ended: Instant,
 }
 
 impl Stopped {
@@ -158,12 +160,14 @@ pub(crate) struct StopRequest<'a> {
 
 /// Calls `stop` at once (unless another task did already, because `run` was blocking
 /// its thread) and drives it together with `run` (the attempt the cancellation
-/// interrupted, if `run` holds one) until both return or the deadline passes. Nothing
-/// is boxed but the two futures, and the wait when the stop takes more than one poll.
-pub(crate) async fn stop_service<'a>(
+/// interrupted, if `run` holds one) until both return or the deadline passes. The
+/// synchronous part runs when the caller first polls, which is when the stop begins;
+/// only what the wait needs is carried into the future (it lives inline in every idle
+/// supervisor), and the timer is boxed, for the stops that take more than one poll.
+pub(crate) fn stop_service<'a, 'r>(
     request: StopRequest<'a>,
-    run: Pin<&mut Option<RunFuture<'a>>>,
-) -> Stopped {
+    run: Pin<&'r mut Option<RunFuture<'a>>>,
+) -> impl Future<Output = Stopped> + Send + use<'a, 'r> {
     let StopRequest {
         service,
         name,
@@ -193,50 +197,54 @@ pub(crate) async fn stop_service<'a>(
             (Some(stop), None, deadline, None)
         }
     };
+    // Without a clock reading at the start, the budget decided the deadline.
+    let began = began.or(window.map(|(start, _)| start));
     let mut both = StopAndRun {
-        stop: pin!(stop),
+        stop,
         run,
         stop_result,
         run_result: None,
     };
-    // Most stops finish in their first poll: only the others need a timer (and the
-    // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
-    let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
-    // A `stop` (or `run`) that blocked its thread past the deadline returned "in time"
-    // as far as the timer could tell: the clock says whether the poll in which it
-    // returned began before the deadline and ended after it. (One that merely woke up
-    // with the deadline's timer is in time, as `timeout` says.)
-    let mut late = first.is_ready() && Instant::now() > deadline;
-    let mut began = began;
-    if first.is_pending() {
-        began.get_or_insert_with(Instant::now);
-        let blocked = AtomicBool::new(false);
-        let wait = poll_fn(|cx| {
-            let start = Instant::now();
-            let poll = both.poll(cx);
-            if poll.is_ready() && start <= deadline && Instant::now() > deadline {
-                blocked.store(true, Ordering::Relaxed);
-            }
-            poll
-        });
-        let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
-        late = blocked.into_inner();
-    }
-    // At the deadline both are dropped, here, before the caller reports the service
-    // stopped (which lets its dependencies stop): the interrupted run lives in the
-    // caller's slot, which would otherwise keep it until the task ends.
-    both.run.set(None);
-    both.stop.set(None);
-    let finished =
-        |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
-    let stop_result = if late { None } else { both.stop_result };
-    Stopped {
-        run: had_run.then(|| finished(both.run_result)),
-        stop: finished(stop_result),
-        // Without a clock reading at the start, the budget decided the deadline.
-        timeout: deadline.saturating_duration_since(
-            began.or(window.map(|(start, _)| start)).unwrap_or(deadline),
-        ),
+    async move {
+        // Most stops finish in their first poll: only the others need a timer (and the
+        // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
+        let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
+        // A `stop` (or `run`) that blocked its thread past the deadline returned "in
+        // time" as far as the timer could tell: the clock says whether the poll in which
+        // it returned began before the deadline and ended after it. (One that merely
+        // woke up with the deadline's timer is in time, as `timeout` says.)
+        let mut ended = Instant::now();
+        let mut late = first.is_ready() && ended > deadline;
+        let mut began = began;
+        if first.is_pending() {
+            began = Some(Instant::now());
+            let blocked = AtomicBool::new(false);
+            let wait = poll_fn(|cx| {
+                let start = Instant::now();
+                let poll = both.poll(cx);
+                if poll.is_ready() && start <= deadline && Instant::now() > deadline {
+                    blocked.store(true, Ordering::Relaxed);
+                }
+                poll
+            });
+            let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
+            late = blocked.into_inner();
+            ended = Instant::now();
+        }
+        // At the deadline both are dropped, here, before the caller reports the service
+        // stopped (which lets its dependencies stop): the interrupted run lives in the
+        // caller's slot, which would otherwise keep it until the task ends.
+        both.run.set(None);
+        both.stop = None;
+        let finished =
+            |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
+        let stop_result = if late { None } else { both.stop_result };
+        Stopped {
+            run: had_run.then(|| finished(both.run_result)),
+            stop: finished(stop_result),
+            timeout: deadline.saturating_duration_since(began.unwrap_or(deadline)),
+            ended,
+        }
     }
 }
 
@@ -262,9 +270,10 @@ pub(crate) fn stop_deadline(
     }
 }
 
-/// `stop` and the interrupted `run`, each in its pinned slot, polled together.
+/// `stop` (boxed, so it moves freely) and the interrupted `run` in its pinned slot,
+/// polled together.
 struct StopAndRun<'r, 'a> {
-    stop: Pin<&'r mut Option<RunFuture<'a>>>,
+    stop: Option<RunFuture<'a>>,
     run: Pin<&'r mut Option<RunFuture<'a>>>,
     stop_result: Option<Result<()>>,
     run_result: Option<Result<()>>,
@@ -273,7 +282,7 @@ struct StopAndRun<'r, 'a> {
 impl StopAndRun<'_, '_> {
     /// Polls what has not returned; ready when both have.
     fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        if let Poll::Ready(Some(result)) = catch::poll_slot(self.stop.as_mut(), cx) {
+        if let Poll::Ready(Some(result)) = catch::poll_slot(Pin::new(&mut self.stop), cx) {
             self.stop_result = Some(result);
         }
         if let Poll::Ready(Some(result)) = catch::poll_slot(self.run.as_mut(), cx) {

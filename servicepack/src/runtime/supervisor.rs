@@ -53,7 +53,7 @@ use tracing::Instrument as _;
 
 use crate::context::{Name, ReadyLatch};
 use crate::runtime::catch::{self, NotReady};
-use crate::runtime::erased::{self, Construct, ErasedService};
+use crate::runtime::erased::{self, ErasedService};
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
@@ -79,31 +79,29 @@ enum Drive {
 pub(crate) struct Supervisor {
     pub(crate) node: usize,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) launch: Construct,
     pub(crate) shared: Arc<Shared>,
 }
 
 impl Supervisor {
     /// Spawns the supervisor task inside the service's `service` span.
     pub(crate) fn spawn(self) -> AbortHandle {
-        let span = tracing::error_span!("service", service = %self.shared.plan.name(self.node));
+        let span = tracing::error_span!("service", service = %self.shared.plan().name(self.node));
         let Self {
             node,
             policy,
-            launch,
             shared,
         } = self;
         let life = Life {
             node: u32::try_from(node).expect("fewer than 2^32 services"),
-            _tracked: shared.tracker.token(),
-            run_token: shared.walk.token(node).clone(),
+            _tracked: shared.track(),
+            run_token: shared.token(node).clone(),
             shared,
             state: ServiceState::new(),
+            slot_released: false,
             attempts: Attempts::new(policy),
         };
         // Always the span wrapper, even when no subscriber wants the span (entering a
         // disabled one is a branch): one task type for every service.
-        life.slot().keep_construct(launch);
         tokio::spawn(supervise(life).instrument(span)).abort_handle()
     }
 }
@@ -189,7 +187,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                     life.walk_token().cancelled().await;
                 }
                 let stop = life.begin_stop(&*service, run);
-                let outcome = Box::pin(shutdown::stop_service(stop.0, stop.1)).await;
+                let outcome = shutdown::stop_service(stop.0, stop.1).await;
                 break Some(life.stopped(outcome));
             }
         };
@@ -214,9 +212,9 @@ impl Life {
             service,
             name: self.ctx_name(),
             attempt: self.attempts.runs(),
-            token: self.shared.stop_token.clone(),
+            token: self.shared.stop_token().clone(),
             stop_timeout: self.attempts.policy.stop_timeout,
-            window: self.shared.shutdown_window.get().copied(),
+            window: self.shared.shutdown_window(),
             claim,
         };
         (request, run)
@@ -228,6 +226,7 @@ impl Life {
         let mut problems = problems.unwrap_or_default();
         // The slot's copy first, so that the last one is dropped here.
         drop(self.slot().finished());
+        self.slot_released = true;
         if let Err(source) = catch::call(move || {
             drop(service);
             Ok(())
@@ -249,6 +248,8 @@ pub(crate) struct Life {
     /// `u32`, next to `state`: every byte of the task counts.
     node: u32,
     state: ServiceState,
+    /// Whether the task has taken the service back from its slot (`finish`).
+    slot_released: bool,
     attempts: Attempts,
     /// The token of the current attempt: the service's own token, or with restartable
     /// services a child of it that a restart cancels.
@@ -280,18 +281,18 @@ impl Life {
     }
 
     fn name(&self) -> &str {
-        self.shared.plan.name(self.node())
+        self.shared.plan().name(self.node())
     }
 
     /// Logs a lifecycle event and records it in the status.
     fn emit(&self, event: &Lifecycle<'_>) {
-        lifecycle::emit(&self.shared.status, self.node(), event);
+        lifecycle::emit(self.shared.status(), self.node(), event);
     }
 
     /// The name for a `Context`: the plan and an index, no copy.
     fn ctx_name(&self) -> Name {
         Name::Plan {
-            plan: self.shared.plan.clone(),
+            plan: self.shared.plan().clone(),
             node: self.node(),
         }
     }
@@ -304,11 +305,11 @@ impl Life {
 
     /// The service's own token; cancelled when its turn to stop comes.
     fn walk_token(&self) -> &CancellationToken {
-        self.shared.walk.token(self.node())
+        self.shared.token(self.node())
     }
 
     fn slot(&self) -> &TaskSlot {
-        &self.shared.tasks[self.node()]
+        self.shared.slot(self.node())
     }
 
     /// What every poll of `run` goes through.
@@ -343,7 +344,7 @@ impl Life {
         };
         if news {
             // The coordinator only goes away when the run is over; nobody is left to tell.
-            let _ = self.shared.events.send(Event {
+            self.shared.tell(Event {
                 node: self.node(),
                 ending,
             });
@@ -351,7 +352,7 @@ impl Life {
     }
 
     fn settle(&self, state: GateState) {
-        if let Some(gate) = &self.shared.gates[self.node()] {
+        if let Some(gate) = self.shared.gate(self.node()) {
             gate.settle(state);
         }
     }
@@ -360,12 +361,12 @@ impl Life {
     /// will never be, or if shutdown begins first.
     async fn wait_for_dependencies(&self) -> Result<(), Skip<'_>> {
         let shared = &*self.shared;
-        for &dep in shared.plan.dependencies(self.node()) {
-            let Some(gate) = &shared.gates[dep] else {
+        for &dep in shared.plan().dependencies(self.node()) {
+            let Some(gate) = shared.gate(dep) else {
                 continue;
             };
             // Shutdown settles every pending gate, so one wait covers both.
-            let name = shared.plan.name(dep);
+            let name = shared.plan().name(dep);
             match gate.settled().await {
                 GateState::Ready => {}
                 GateState::Failed => return Err(Skip::DependencyFailed(name)),
@@ -389,8 +390,10 @@ impl Life {
         let shared = &self.shared;
         shared.report(problems);
         shared.finished_walk(self.node());
-        // The service (if the task did not take it already) goes with the slot.
-        drop(shared.tasks[self.node()].finished());
+        if !self.slot_released {
+            // The service (if the task did not take it already) goes with the slot.
+            drop(shared.slot(self.node()).finished());
+        }
         // The tracker token, dropped with `Life`, tells the coordinator last.
     }
 
@@ -417,20 +420,22 @@ impl Life {
         // The synchronous part runs at the first poll of the returned future, which the
         // caller awaits at once; only what the readiness wait needs is carried inside.
         let attempt = self.attempts.transition_to_running();
-        self.emit(&Lifecycle::Starting {
+        // One clock reading for the status, `retry_reset` and an instant readiness.
+        let at = Instant::now();
+        let starting = Lifecycle::Starting {
             attempt,
             notify_ready: self.attempts.policy.notify_ready,
-        });
+        };
+        lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
-        if self.shared.restartable {
+        if self.shared.restartable() {
             self.run_token = self.walk_token().child_token();
             self.slot().attempt_began(self.run_token.clone());
         }
         if policy.retry_reset.is_some() {
-            // Only `retry_reset` needs the time; reading the clock is not free. Kept in
-            // the slot: every byte of the task counts.
-            self.slot().attempt_started(Instant::now());
+            // Kept in the slot: every byte of the task counts.
+            self.slot().attempt_started(at);
         }
         let ctx = Context::new(
             self.ctx_name(),
@@ -467,14 +472,17 @@ impl Life {
                 }
                 Some(latch) => {
                     let mut drive = returned;
+                    let mut ready_at = Some(at);
                     if drive.is_none() && !latch.is_set() {
+                        ready_at = None;
                         let timeout = self.attempts.policy.ready_timeout;
                         let guard = self.guard();
                         drive = Box::pin(wait_ready(slot, &guard, &latch, timeout)).await;
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
-                        self.emit(&Lifecycle::Ready);
+                        let status = self.shared.status();
+                        lifecycle::emit_at(status, self.node(), &Lifecycle::Ready, ready_at);
                         self.mark_ready();
                         if let Some(Drive::Returned(Err(error))) = &drive
                             && error.is::<NotReady>()
@@ -492,7 +500,7 @@ impl Life {
     /// begun. If not, it is reported skipped.
     async fn may_start(&mut self) -> bool {
         let mut waited = Ok(());
-        if !self.shared.plan.dependencies(self.node()).is_empty() {
+        if !self.shared.plan().dependencies(self.node()).is_empty() {
             waited = self.wait_for_dependencies().await;
         }
         if waited.is_ok() && self.shared.shutdown_began() {
@@ -601,11 +609,13 @@ impl Life {
     /// Judges and logs how the stop went; the problems to report.
     fn stopped(&mut self, outcome: Stopped) -> Vec<RunError> {
         let mut problems = Vec::new();
+        let ended = outcome.ended;
         let timed_out = outcome.timed_out();
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
-                Ok(()) => self.emit(&Lifecycle::Exited {
+                // A `stopping` service stays so: nothing to record.
+                Ok(()) => lifecycle::log_only(&Lifecycle::Exited {
                     attempt,
                     restart: false,
                 }),
@@ -640,7 +650,8 @@ impl Life {
             });
             clean = false;
         }
-        self.emit(&Lifecycle::Stopped { clean });
+        let stopped = Lifecycle::Stopped { clean };
+        lifecycle::emit_at(self.shared.status(), self.node(), &stopped, Some(ended));
         problems
     }
 }
@@ -696,7 +707,7 @@ async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bo
     }
     tokio::select! {
         () = tokio::time::sleep(delay) => !shared.shutdown_began(),
-        () = shared.shutdown.cancelled() => false,
+        () = shared.shutdown_begins() => false,
         () = token.cancelled() => false,
     }
 }
@@ -731,10 +742,11 @@ mod size {
         ));
         Life {
             node: 0,
-            _tracked: shared.tracker.token(),
-            run_token: shared.walk.token(0).clone(),
+            _tracked: shared.track(),
+            run_token: shared.token(0).clone(),
             shared,
             state: ServiceState::new(),
+            slot_released: false,
             attempts: Attempts::new(Arc::new(Policy::new())),
         }
     }

@@ -65,7 +65,7 @@ impl Coordinator {
             commands = running,
             "waiting for running commands before stopping"
         );
-        self.shared.status.set_phase(Phase::Draining);
+        self.shared.status().set_phase(Phase::Draining);
         let now = Instant::now();
         *commands_wait = Some(now);
         timer.reset(

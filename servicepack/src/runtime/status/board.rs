@@ -87,6 +87,19 @@ struct Services {
     cells: Box<[Mutex<Cell>]>,
 }
 
+/// A value alone on its cache line.
+#[repr(align(64))]
+struct CacheLine<T>(T);
+
+/// A reader waiting for the next change; counted in `waiting` while it lives.
+pub(super) struct Registered(pub(super) Arc<StatusBoard>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One recorded state change, kept only when a test asked for the history.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Transition {
@@ -102,29 +115,40 @@ pub(crate) struct StatusBoard {
     info: Mutex<AppIdentity>,
     started_at: Timestamp,
     started: std::time::Instant,
+    /// The runtime's clock when `started_at` was read: state times are counted from
+    /// here, so one clock reading can serve a caller and the board.
+    epoch: tokio::time::Instant,
+    /// `started_at` in milliseconds, computed once.
+    epoch_millis: Millis,
     pid: u32,
     services: OnceLock<Services>,
     phase: AtomicU8,
     /// Services that count towards readiness and are not ready.
-    not_ready: AtomicUsize,
-    version: AtomicU64,
-    /// Readers waiting in `changed()`: with none, a change does not touch `notify`.
+    /// On its own cache line: every readiness change of every service writes it.
+    not_ready: CacheLine<AtomicUsize>,
+    /// Changes recorded while somebody waited for one.
+    version: CacheLine<AtomicU64>,
+    /// Live `changed()` futures: with none, a change touches neither `version` nor
+    /// `notify` (shared by every service: one less contended write per change).
     waiting: AtomicUsize,
     notify: Notify,
 }
 
 impl StatusBoard {
     pub(crate) fn new() -> Arc<Self> {
+        let started_at = Timestamp::now();
         Arc::new(Self {
             history: OnceLock::new(),
             info: Mutex::new(AppIdentity::default()),
-            started_at: Timestamp::now(),
+            started_at,
             started: std::time::Instant::now(),
+            epoch: tokio::time::Instant::now(),
+            epoch_millis: millis(started_at.0),
             pid: std::process::id(),
             services: OnceLock::new(),
             phase: AtomicU8::new(Phase::Running as u8),
-            not_ready: AtomicUsize::new(0),
-            version: AtomicU64::new(0),
+            not_ready: CacheLine(AtomicUsize::new(0)),
+            version: CacheLine(AtomicU64::new(0)),
             waiting: AtomicUsize::new(0),
             notify: Notify::new(),
         })
@@ -185,7 +209,7 @@ impl StatusBoard {
             })
             .collect();
         if self.services.set(Services { plan, cells }).is_ok() {
-            self.not_ready.store(not_ready, Ordering::Release);
+            self.not_ready.0.store(not_ready, Ordering::Release);
             self.changed();
         }
     }
@@ -203,13 +227,28 @@ impl StatusBoard {
     /// attempt number, an error), under the cell's lock, which is never held across an
     /// await. Keeps the readiness count in step.
     /// Returns what `update` returns (`None` before the plan is known).
+    #[cfg(test)]
     pub(crate) fn record<R>(
         &self,
         node: usize,
         update: impl FnOnce(&mut CellUpdate<'_>) -> R,
     ) -> Option<R> {
+        self.record_at(node, None, update)
+    }
+
+    /// [`record`](Self::record), at `at` (a clock reading the caller has anyway) or now.
+    pub(crate) fn record_at<R>(
+        &self,
+        node: usize,
+        at: Option<tokio::time::Instant>,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> Option<R> {
         let services = self.services.get()?;
-        let now = millis(SystemTime::now());
+        let at = at.unwrap_or_else(tokio::time::Instant::now);
+        let elapsed = at.saturating_duration_since(self.epoch).as_millis();
+        let now = self
+            .epoch_millis
+            .saturating_add(u64::try_from(elapsed).unwrap_or(0));
         let mut cell = lock(&services.cells[node]);
         let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
         let mut edit = CellUpdate {
@@ -228,7 +267,7 @@ impl StatusBoard {
                 lock(history).push(Transition {
                     node,
                     state: cell.state,
-                    at: tokio::time::Instant::now(),
+                    at,
                 });
             }
         }
@@ -236,10 +275,10 @@ impl StatusBoard {
         drop(cell);
         match (counted, counts) {
             (true, false) => {
-                self.not_ready.fetch_sub(1, Ordering::AcqRel);
+                self.not_ready.0.fetch_sub(1, Ordering::AcqRel);
             }
             (false, true) => {
-                self.not_ready.fetch_add(1, Ordering::AcqRel);
+                self.not_ready.0.fetch_add(1, Ordering::AcqRel);
             }
             _ => {}
         }
@@ -255,28 +294,28 @@ impl StatusBoard {
     }
 
     fn changed(&self) {
-        self.version.fetch_add(1, Ordering::SeqCst);
-        // A reader registers in `waiting` before it reads the version: either it sees
-        // this change, or this sees it waiting.
+        // A reader registers in `waiting` before it reads the version: either this sees
+        // it waiting, or the change came before the reader's call.
         if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.version.0.fetch_add(1, Ordering::SeqCst);
             self.notify.notify_waiters();
         }
     }
 
     pub(super) fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
+        self.version.0.load(Ordering::SeqCst)
+    }
+
+    /// Registers a reader for the next change (until the returned guard is dropped) and
+    /// reads the version.
+    pub(super) fn register(self: &Arc<Self>) -> (Registered, u64) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let registered = Registered(Arc::clone(self));
+        (registered, self.version())
     }
 
     /// Resolves once the version is no longer `seen`.
     pub(super) async fn wait_for_change(&self, seen: u64) {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.waiting);
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -291,7 +330,8 @@ impl StatusBoard {
     pub(super) fn app_state(&self) -> AppState {
         match self.phase() {
             Phase::Running
-                if self.services.get().is_some() && self.not_ready.load(Ordering::Acquire) == 0 =>
+                if self.services.get().is_some()
+                    && self.not_ready.0.load(Ordering::Acquire) == 0 =>
             {
                 AppState::Ready
             }
@@ -456,8 +496,8 @@ impl CellUpdate<'_> {
     /// The next attempt starts after `delay`.
     pub(crate) fn retry_in(&mut self, delay: Duration) -> &mut Self {
         self.dirty = true;
-        let now = SystemTime::now();
-        self.cell.next_attempt_at = millis(now.checked_add(delay).unwrap_or(now)).max(1);
+        let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.cell.next_attempt_at = self.now.saturating_add(delay).max(1);
         self
     }
 

@@ -28,7 +28,7 @@ impl Life {
         }
         self.emit(&Lifecycle::Restarting { running: false });
         // The coordinator had counted it out; the message keeps its count right.
-        let _ = self.shared.events.send(Event {
+        self.shared.tell(Event {
             node: self.node(),
             ending: Ending::Revived,
         });
@@ -50,9 +50,9 @@ impl Life {
             service,
             name: self.ctx_name(),
             attempt: self.attempts.runs(),
-            token: self.shared.stop_token.clone(),
+            token: self.shared.stop_token().clone(),
             stop_timeout: self.attempts.policy.stop_timeout,
-            window: self.shared.shutdown_window.get().copied(),
+            window: self.shared.shutdown_window(),
             claim: Claim::Mine,
         };
         let outcome = shutdown::stop_service(request, run).await;
