@@ -192,14 +192,25 @@ impl Control {
 impl Control {
     /// Runs a command on the running instance of `service`: refused when shutdown has
     /// begun, when the caps are taken, or when the service is not running; otherwise it
-    /// runs inside the service's span on a task of its own, under the timeout.
+    /// runs inside the service's span on a task of its own, under the timeout. A second
+    /// task enforces the timeout, logs and counts the outcome, so a caller that goes away
+    /// (a client that disconnects) changes none of it.
     pub(crate) async fn dispatch(&self, service: &str, call: Call) -> Result<Answer, Refused> {
-        let result = self.dispatch_counted(service, call).await;
-        self.inner.dispatch.count(service, outcome(&result));
-        result
+        let dispatch = &self.inner.dispatch;
+        let watcher = match self.begin(service, call) {
+            Ok(watcher) => watcher,
+            Err(refused) => {
+                dispatch.count(service, outcome(&Err(refused.clone())));
+                return Err(refused);
+            }
+        };
+        Ok(watcher.await.unwrap_or_else(|_| {
+            // Only a runtime that is going away cancels the watcher.
+            Answer::Failed("the command was abandoned".to_owned())
+        }))
     }
 
-    async fn dispatch_counted(&self, service: &str, call: Call) -> Result<Answer, Refused> {
+    fn begin(&self, service: &str, call: Call) -> Result<tokio::task::JoinHandle<Answer>, Refused> {
         let dispatch = &self.inner.dispatch;
         if dispatch.closed.load(Ordering::Acquire) || self.inner.handle.is_requested() {
             return Err(Refused::ShuttingDown);
@@ -211,6 +222,10 @@ impl Control {
             )));
         };
         let (permit, timeout) = self.acquire(node)?;
+        // Shutdown closes, then counts the commands running: one of the two sees the other.
+        if dispatch.closed.load(Ordering::Acquire) {
+            return Err(Refused::ShuttingDown);
+        }
         let span = tracing::error_span!("service", service);
         span.in_scope(|| tracing::info!("command dispatched"));
         let token = dispatch.cancel.child_token();
@@ -227,36 +242,47 @@ impl Control {
         );
         drop(shared);
         let future = call(instance.into_any(), ctx);
-        let task = tokio::spawn(
-            dispatch.tracker.track_future(
-                async move {
-                    let _permit = permit;
-                    future.await
-                }
-                .instrument(span.clone()),
-            ),
+        // The place is held by the command's own task, so it is free in the very poll in
+        // which the command returns (or when its aborted task is dropped).
+        let command = tokio::spawn(
+            async move {
+                let _permit = permit;
+                future.await
+            }
+            .instrument(span.clone()),
         );
-        let abort = task.abort_handle();
-        let answer = match tokio::time::timeout(timeout, task).await {
-            Ok(Ok(Ok(()))) => Answer::Ok,
-            Ok(Ok(Err(error))) => Answer::Failed(chain(&error).to_string()),
-            Ok(Err(join)) => match join.try_into_panic() {
-                Ok(payload) => Answer::Failed(Panicked::from_payload(&*payload).to_string()),
-                Err(_) => Answer::Failed("the command was cancelled".to_owned()),
-            },
-            Err(_) => {
-                token.cancel();
-                abort.abort();
-                Answer::TimedOut(timeout)
+        let name = service.to_owned();
+        let control = self.clone();
+        let watch = async move {
+            let abort = command.abort_handle();
+            let answer = match tokio::time::timeout(timeout, command).await {
+                Ok(Ok(Ok(()))) => Answer::Ok,
+                Ok(Ok(Err(error))) => Answer::Failed(chain(&error).to_string()),
+                Ok(Err(join)) => match join.try_into_panic() {
+                    Ok(payload) => Answer::Failed(Panicked::from_payload(&*payload).to_string()),
+                    Err(_) => Answer::Failed("the command was cancelled".to_owned()),
+                },
+                Err(_) => {
+                    token.cancel();
+                    abort.abort();
+                    Answer::TimedOut(timeout)
+                }
+            };
+            match &answer {
+                Answer::Ok => tracing::info!(outcome = "ok", "command finished"),
+                Answer::Failed(error) => {
+                    tracing::warn!(outcome = "error", error = error.as_str(), "command failed");
+                }
+                Answer::TimedOut(_) => tracing::warn!(outcome = "timeout", "command timed out"),
             }
+            control
+                .inner
+                .dispatch
+                .count(&name, outcome(&Ok(answer.clone())));
+            answer
         };
-        span.in_scope(|| match &answer {
-            Answer::Ok => tracing::info!(outcome = "ok", "command finished"),
-            Answer::Failed(error) => {
-                tracing::warn!(outcome = "error", error = error.as_str(), "command failed");
-            }
-            Answer::TimedOut(_) => tracing::warn!(outcome = "timeout", "command timed out"),
-        });
-        Ok(answer)
+        Ok(tokio::spawn(
+            dispatch.tracker.track_future(watch.instrument(span)),
+        ))
     }
 }

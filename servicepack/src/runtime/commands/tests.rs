@@ -358,3 +358,27 @@ proptest! {
         });
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_goes_away_changes_neither_the_timeout_nor_the_count() {
+    let (control, run) = start(&["worker"], 4, 5 * SEC);
+    tokio::time::sleep(SEC).await;
+    let (running, peak): (Arc<AtomicUsize>, _) = (Arc::default(), Arc::default());
+    let call = sleeper(600 * SEC, &running, &peak);
+    // The caller gives up after a second (a client that disconnects).
+    let gave_up = tokio::time::timeout(SEC, control.dispatch("worker", call)).await;
+    assert!(gave_up.is_err());
+    assert_eq!(control.inner.dispatch.in_flight(), 1, "the command runs on");
+    tokio::time::sleep(5 * SEC).await;
+    assert_eq!(
+        control.inner.dispatch.in_flight(),
+        0,
+        "cancelled at its timeout"
+    );
+    assert_eq!(
+        control.inner.dispatch.counts(),
+        [("worker".to_owned(), "timeout", 1)]
+    );
+    control.shutdown();
+    assert_eq!(run.await.unwrap().exit_code(), 0);
+}
