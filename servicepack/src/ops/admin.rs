@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
@@ -24,6 +25,8 @@ pub(crate) struct Admin {
     pub(crate) control: Control,
     pub(crate) token: Token,
     pub(crate) commands: Vec<(&'static str, CommandsEntry)>,
+    /// `OPS_COMMAND_TIMEOUT`: the connection waits that long (and a little more).
+    pub(crate) command_timeout: Duration,
 }
 
 const ROUTES: &str = "POST /admin/shutdown, /admin/drain, /admin/services/{name}/restart and /admin/services/{name}/commands";
@@ -223,11 +226,13 @@ pub(crate) fn render_metrics(out: &mut String, admin: &Admin) {
 pub(crate) fn new(
     token: Option<Token>,
     control: Option<(Control, Vec<(&'static str, CommandsEntry)>)>,
+    command_timeout: Duration,
 ) -> Option<Arc<Admin>> {
     let (token, (control, commands)) = (token?, control?);
     Some(Arc::new(Admin {
         control,
         token,
         commands,
+        command_timeout,
     }))
 }

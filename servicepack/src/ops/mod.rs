@@ -94,7 +94,7 @@ mod running {
             status,
             access,
             user,
-            admin: super::admin::new(config.token.clone(), control),
+            admin: super::admin::new(config.token.clone(), control, config.command_timeout),
         });
         let task = tokio::spawn(server::accept(listener, endpoint));
         tracing::info!(addr = %local, "ops endpoint listening");

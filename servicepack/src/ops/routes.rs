@@ -28,6 +28,17 @@ pub(crate) struct Endpoint {
     pub(crate) admin: Option<std::sync::Arc<super::admin::Admin>>,
 }
 
+impl Endpoint {
+    /// How long one answer may take: [`ANSWER_TIMEOUT`](super::server::ANSWER_TIMEOUT), or
+    /// a dispatched command's timeout and 5 s more.
+    pub(crate) fn answer_timeout(&self) -> Duration {
+        let command = self.admin.as_ref().map_or(Duration::ZERO, |admin| {
+            admin.command_timeout.saturating_add(Duration::from_secs(5))
+        });
+        super::server::ANSWER_TIMEOUT.max(command)
+    }
+}
+
 /// The body of every response.
 pub(crate) type ResponseBody = Full<Bytes>;
 

@@ -94,6 +94,7 @@ fn app(
             control: control.clone(),
             token: Token::new(TOKEN),
             commands: vec![("worker", entry)],
+            command_timeout: timeout,
         })),
     });
     (endpoint, control, tokio::spawn(runner.run()))
@@ -192,6 +193,7 @@ async fn a_second_command_is_429_with_retry_after_and_a_slow_one_504() {
     assert_eq!(busy.1.as_deref(), Some("1"));
     let (status, _, body) = slow.await.unwrap();
     assert_eq!(status, 504, "{body}");
+    assert_eq!(endpoint.answer_timeout(), Duration::from_secs(60));
     assert!(body.contains("OPS_COMMAND_TIMEOUT"), "{body}");
     // The place is free again.
     let ok = post(&endpoint, COMMANDS, r#"{"args":["sleep","--secs","1"]}"#).await;
@@ -218,5 +220,13 @@ async fn during_shutdown_commands_are_503_and_restarts_409() {
     assert_eq!(stopping.0, 409, "{stopping:?}");
     // Asking again does not force the exit.
     assert_eq!(post(&endpoint, "/admin/shutdown", "").await.0, 202);
+    assert_eq!(run.await.unwrap().exit_code(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_command_timeout_lengthens_the_answer_deadline() {
+    let (endpoint, control, run) = app(4, 120 * SEC, Duration::ZERO);
+    assert_eq!(endpoint.answer_timeout(), 125 * SEC);
+    control.shutdown();
     assert_eq!(run.await.unwrap().exit_code(), 0);
 }
