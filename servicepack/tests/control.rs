@@ -121,8 +121,18 @@ async fn restart_of_an_exited_or_failed_service_runs_it_again() {
         let status = status.clone();
         async move {
             tokio::time::sleep(2 * SEC).await;
+            let counts = |status: &StatusHandle| {
+                status
+                    .snapshot()
+                    .service("optional")
+                    .unwrap()
+                    .counts_for_readiness
+            };
             let before = (state(&status, "job"), state(&status, "optional"));
+            let counted_before = counts(&status);
             tokio::time::sleep(3 * SEC).await;
+            // Running again, the allowed failure counts towards readiness again.
+            assert!(!counted_before && counts(&status) && status.is_ready());
             (before, state(&status, "job"), state(&status, "optional"))
         }
     });

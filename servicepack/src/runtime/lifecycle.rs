@@ -63,8 +63,9 @@ pub(crate) enum Lifecycle<'a> {
     /// Its token is cancelled and `stop` called.
     Stopping,
     /// A restart was asked for: the running attempt (`running`) is being stopped, or an
-    /// ended service runs again.
-    Restarting { running: bool },
+    /// ended service runs again (and `counts` towards readiness again, if its policy says
+    /// so: an allowed failure stopped counting when it failed for good).
+    Restarting { running: bool, counts: bool },
     /// `stop` returned an error or panicked.
     StopFailed(&'a Error),
     /// `run` or `stop` had not returned within `timeout`.
@@ -190,7 +191,10 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::StopFailed(_)
         | Lifecycle::StopTimedOut(_)
         | Lifecycle::DropPanicked(_)
-        | Lifecycle::Restarting { running: false } => {}
+        | Lifecycle::Restarting {
+            running: false,
+            counts: false,
+        } => {}
         Lifecycle::Starting {
             attempt,
             notify_ready,
@@ -236,8 +240,14 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::Skipped(_) => {
             cell.state(State::Skipped);
         }
-        Lifecycle::Stopping | Lifecycle::Restarting { running: true } => {
+        Lifecycle::Stopping | Lifecycle::Restarting { running: true, .. } => {
             cell.state(State::Stopping);
+        }
+        Lifecycle::Restarting {
+            running: false,
+            counts: true,
+        } => {
+            cell.start_counting();
         }
         Lifecycle::Stopped { .. } => {
             cell.state(State::Stopped);

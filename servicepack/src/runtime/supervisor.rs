@@ -162,7 +162,10 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                     if !Box::pin(wait(delay, &life.shared, life.token())).await {
                         if life.restart_wanted() {
                             // Restarted while waiting to retry: the fresh attempt starts now.
-                            life.emit(&Lifecycle::Restarting { running: false });
+                            life.emit(&Lifecycle::Restarting {
+                                running: false,
+                                counts: false,
+                            });
                             continue;
                         }
                         break false;

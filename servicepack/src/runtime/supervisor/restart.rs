@@ -26,7 +26,10 @@ impl Life {
         if !self.state.transition_to_live() || self.shared.shutdown_began() {
             return false;
         }
-        self.emit(&Lifecycle::Restarting { running: false });
+        self.emit(&Lifecycle::Restarting {
+            running: false,
+            counts: self.attempts.policy.counts_for_readiness,
+        });
         // The coordinator had counted it out; the message keeps its count right.
         self.shared.tell(Event {
             node: self.node(),
@@ -45,7 +48,10 @@ impl Life {
         service: &'s dyn ErasedService,
         run: Pin<&mut Option<RunFuture<'s>>>,
     ) {
-        self.emit(&Lifecycle::Restarting { running: true });
+        self.emit(&Lifecycle::Restarting {
+            running: true,
+            counts: false,
+        });
         let request = StopRequest {
             service,
             name: self.ctx_name(),
