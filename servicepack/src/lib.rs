@@ -105,6 +105,7 @@ pub mod __private {
     #[cfg(feature = "ops")]
     pub use crate::ops::bench as ops;
     pub use crate::registry::{CommandsEntry, DispatchFn, Entry, Registered, SERVICES};
+    pub use crate::runtime::erased::Instance;
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};
     pub use core::time::Duration;

@@ -5,9 +5,8 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
-use crate::runtime::erased::{self, Construct};
+use crate::runtime::erased::{self, Construct, Instance};
 use crate::service::BoxFuture;
 use crate::{Commander, Context, Policy, Result, Service};
 
@@ -57,8 +56,7 @@ pub struct Entry {
 /// Runs a parsed command on the running instance, which comes type-erased. Not public
 /// API.
 #[doc(hidden)]
-pub type DispatchFn =
-    fn(Arc<dyn Any + Send + Sync>, clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>;
+pub type DispatchFn = fn(Instance, clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>;
 
 /// The subcommands of a `#[service(commands)]` service. Not public API.
 #[doc(hidden)]
@@ -136,13 +134,13 @@ fn run_command<S: Registered + Commander>(
 }
 
 fn dispatch_command<S: Registered + Commander>(
-    instance: Arc<dyn Any + Send + Sync>,
+    instance: Instance,
     matches: clap::ArgMatches,
     ctx: Context,
 ) -> BoxFuture<'static, Result<()>> {
     Box::pin(async move {
         let command = <S::Command as clap::FromArgMatches>::from_arg_matches(&matches)?;
-        let Ok(service) = instance.downcast::<S>() else {
+        let Some(service) = instance.downcast_ref::<S>() else {
             return Err(format!(
                 "the running instance is not a `{}`",
                 std::any::type_name::<S>()

@@ -14,7 +14,6 @@
     allow(dead_code, reason = "only the ops endpoint dispatches commands")
 )]
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +27,7 @@ use tracing::Instrument as _;
 use crate::context::Name;
 use crate::runtime::catch::{Panicked, chain};
 use crate::runtime::control::{Control, ControlError, ControlInner};
+use crate::runtime::erased::Instance;
 use crate::service::BoxFuture;
 use crate::{Context, Result};
 
@@ -40,8 +40,7 @@ pub(crate) const DEFAULT_MAX: usize = 4;
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The command's future, made from the running instance and the command's context.
-pub(crate) type Call =
-    Box<dyn FnOnce(Arc<dyn Any + Send + Sync>, Context) -> BoxFuture<'static, Result<()>> + Send>;
+pub(crate) type Call = Box<dyn FnOnce(Instance, Context) -> BoxFuture<'static, Result<()>> + Send>;
 
 /// How a dispatched command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,7 +240,7 @@ impl Control {
             deadline,
         );
         drop(shared);
-        let future = call(instance.into_any(), ctx);
+        let future = call(Instance(instance), ctx);
         // The place is held by the command's own task, so it is free in the very poll in
         // which the command returns (or when its aborted task is dropped).
         let command = tokio::spawn(

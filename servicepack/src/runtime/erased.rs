@@ -22,7 +22,7 @@ pub(crate) trait ErasedService: Send + Sync + 'static {
         not(feature = "ops"),
         allow(dead_code, reason = "only the ops endpoint dispatches commands")
     )]
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
 }
 
 impl<S: Service> ErasedService for S {
@@ -34,13 +34,59 @@ impl<S: Service> ErasedService for S {
         Box::pin(Service::stop(self, ctx))
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
     }
 }
 
-/// A shared, type-erased service.
-pub(crate) type Shared = Arc<dyn ErasedService>;
+/// A shared, type-erased service: reference counted, or, for a zero-sized type with
+/// nothing to drop (the common stateless service), a static reference, which costs no
+/// allocation.
+#[derive(Clone)]
+pub(crate) enum Shared {
+    Counted(Arc<dyn ErasedService>),
+    Static(&'static dyn ErasedService),
+}
+
+impl std::ops::Deref for Shared {
+    type Target = dyn ErasedService;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Counted(service) => &**service,
+            Self::Static(service) => *service,
+        }
+    }
+}
+
+impl Shared {
+    fn new<S: Service>(service: S) -> Self {
+        if size_of::<S>() == 0 && !std::mem::needs_drop::<S>() {
+            // Leaking a zero-sized value allocates nothing and skips no `Drop`.
+            Self::Static(Box::leak(Box::new(service)))
+        } else {
+            Self::Counted(Arc::new(service))
+        }
+    }
+}
+
+/// The running instance of a service, handed to a command dispatched into it (SPEC §8).
+/// Not public API.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Instance(pub(crate) Shared);
+
+impl Instance {
+    /// The instance as `S`, if it is one.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
+    #[must_use]
+    pub fn downcast_ref<S: Any>(&self) -> Option<&S> {
+        self.0.as_any().downcast_ref()
+    }
+}
 
 /// Builds a service when it is about to start (lazily: one that never starts is never
 /// built). Called inside the service's supervisor, under `catch_unwind`.
@@ -52,5 +98,5 @@ where
     S: Service,
     F: FnOnce() -> Result<S> + Send + 'static,
 {
-    Box::new(move || construct().map(|service| Arc::new(service) as Shared))
+    Box::new(move || construct().map(Shared::new))
 }

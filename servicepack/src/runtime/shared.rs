@@ -332,13 +332,14 @@ struct SlotInner {
     held: Held,
     /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
     stop_timeout: u64,
+    /// When the current (or last) attempt started (only kept with `retry_reset`, so
+    /// boxed: 8 bytes for every other service).
+    attempt_started: Option<Box<Instant>>,
     /// A `stop` called from another task, and its deadline.
     rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
     /// The token of the current attempt, when services are restartable: a restart
     /// cancels it.
     restart: Option<CancellationToken>,
-    /// When the current (or last) attempt started (only kept with `retry_reset`).
-    started: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -427,6 +428,16 @@ impl TaskSlot {
         inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
     }
 
+    /// An attempt starts now (kept only with `retry_reset`).
+    pub(crate) fn set_attempt_started(&self, at: Instant) {
+        self.lock().attempt_started = Some(Box::new(at));
+    }
+
+    /// When the current (or last) attempt started, with `retry_reset`.
+    pub(crate) fn attempt_started(&self) -> Option<Instant> {
+        self.lock().attempt_started.as_deref().copied()
+    }
+
     /// The service, once constructed and until its task finishes.
     #[cfg_attr(
         not(feature = "ops"),
@@ -434,19 +445,9 @@ impl TaskSlot {
     )]
     pub(crate) fn service(&self) -> Option<erased::Shared> {
         match &self.lock().held {
-            Held::Service(service) => Some(Arc::clone(service)),
+            Held::Service(service) => Some(service.clone()),
             Held::Nothing | Held::Construct(_) => None,
         }
-    }
-
-    /// The current attempt started at `at` (kept only with `retry_reset`).
-    pub(crate) fn attempt_started(&self, at: Instant) {
-        self.lock().started = Some(at);
-    }
-
-    /// When the current (or last) attempt started, if kept.
-    pub(crate) fn started(&self) -> Option<Instant> {
-        self.lock().started
     }
 
     /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
@@ -501,7 +502,7 @@ impl TaskSlot {
         {
             return;
         }
-        let service = Arc::clone(service);
+        let service = service.clone();
         let stop_timeout = Duration::from_nanos(inner.stop_timeout);
         inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
     }

@@ -128,7 +128,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
             Err(source) => return life.construct_failed(source),
         };
         let stop_timeout = life.attempts.policy.stop_timeout;
-        life.slot().constructed(Arc::clone(&service), stop_timeout);
+        life.slot().constructed(service.clone(), stop_timeout);
         // A block: the run slot borrows the service, which `finish` drops.
         let problems = {
             // The running attempt, kept here for the rest of the task: `stop` drives an
@@ -402,7 +402,7 @@ impl Life {
 
     fn ran_for(&self) -> Duration {
         self.slot()
-            .started()
+            .attempt_started()
             .map_or(Duration::ZERO, |started| started.elapsed())
     }
 
@@ -437,8 +437,8 @@ impl Life {
             self.slot().attempt_began(self.run_token.clone());
         }
         if policy.retry_reset.is_some() {
-            // Kept in the slot: every byte of the task counts.
-            self.slot().attempt_started(at);
+            // In the slot, not the task: every byte of the task counts.
+            self.slot().set_attempt_started(at);
         }
         let ctx = Context::new(
             self.ctx_name(),

@@ -2,7 +2,6 @@
 //! SPEC §8 that the end-to-end test cannot provoke on demand (429 with `Retry-After`,
 //! 504, 503 during shutdown) and the answers of commands.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,12 +45,15 @@ fn unused(_: clap::ArgMatches, _: Context) -> BoxFuture<'static, Result<()>> {
 }
 
 fn dispatch(
-    instance: Arc<dyn Any + Send + Sync>,
+    instance: crate::runtime::erased::Instance,
     matches: clap::ArgMatches,
     ctx: Context,
 ) -> BoxFuture<'static, Result<()>> {
     Box::pin(async move {
-        assert!(instance.downcast::<Worker>().is_ok(), "the running Worker");
+        assert!(
+            instance.downcast_ref::<Worker>().is_some(),
+            "the running Worker"
+        );
         match <WorkerCommand as clap::FromArgMatches>::from_arg_matches(&matches)? {
             WorkerCommand::Sleep { secs } => {
                 tokio::select! {

@@ -41,8 +41,8 @@ impl Drop for Flag {
     }
 }
 
-fn worker(instance: &Arc<dyn std::any::Any + Send + Sync>) -> Arc<Worker> {
-    Arc::clone(instance).downcast::<Worker>().unwrap()
+fn worker(instance: &crate::runtime::erased::Instance) -> &Worker {
+    instance.downcast_ref::<Worker>().unwrap()
 }
 
 /// A command that sleeps `for_` (cut short by its context), counting how many run at

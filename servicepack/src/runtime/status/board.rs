@@ -126,10 +126,9 @@ pub(crate) struct StatusBoard {
     /// Services that count towards readiness and are not ready.
     /// On its own cache line: every readiness change of every service writes it.
     not_ready: CacheLine<AtomicUsize>,
-    /// Changes recorded while somebody waited for one.
+    /// Every change recorded (on its own cache line, away from `not_ready`).
     version: CacheLine<AtomicU64>,
-    /// Live `changed()` futures: with none, a change touches neither `version` nor
-    /// `notify` (shared by every service: one less contended write per change).
+    /// Live `changed()` futures: with none, a change does not touch `notify`.
     waiting: AtomicUsize,
     notify: Notify,
 }
@@ -294,10 +293,10 @@ impl StatusBoard {
     }
 
     fn changed(&self) {
+        self.version.0.fetch_add(1, Ordering::SeqCst);
         // A reader registers in `waiting` before it reads the version: either this sees
-        // it waiting, or the change came before the reader's call.
+        // it waiting, or it sees this change.
         if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.version.0.fetch_add(1, Ordering::SeqCst);
             self.notify.notify_waiters();
         }
     }
@@ -654,6 +653,20 @@ mod tests {
         assert_eq!(service["state"], "retrying");
         assert_eq!(service["last_error"]["message"], "boom");
         assert_eq!(json["state"], "starting");
+    }
+
+    #[test]
+    fn the_version_counts_every_change_and_nothing_else() {
+        let board = board(&[("a", true)]);
+        let handle = board.handle();
+        let before = handle.version();
+        board.record(0, |cell| {
+            cell.state(State::Ready);
+        });
+        assert_eq!(handle.version(), before + 1);
+        // Nothing readers see changed: no new version.
+        let _ = board.record(0, |cell| cell.current());
+        assert_eq!(handle.version(), before + 1);
     }
 
     #[tokio::test]
