@@ -69,6 +69,36 @@ async fn restart_keeps_dependents_running_and_calls_stop_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_restart_calls_stop_at_once_for_a_run_that_ignores_its_token() {
+    let log = Log::new();
+    let runner = Runner::new().service(def(
+        &log,
+        "stubborn",
+        &[Run::IgnoreToken, Run::Serve],
+        Stop::Ok,
+        Policy::new(),
+        &[],
+    ));
+    let control = runner.control();
+    restart_at(&control, "stubborn", 2 * SEC);
+    let shutdown = control.clone();
+    at(5 * SEC, move || shutdown.shutdown());
+    assert_eq!(runner.run().await.exit_code(), 0);
+    // `stop` unblocked the first attempt, and the second began, at the restart.
+    assert_eq!(log.when("stubborn", is_stop), Some(2 * SEC));
+    assert_eq!(
+        log.when("stubborn", |ev| *ev
+            == Ev::Returned {
+                attempt: 1,
+                ok: true
+            }),
+        Some(2 * SEC)
+    );
+    assert_eq!(log.when("stubborn", |ev| *ev == Ev::Run(2)), Some(2 * SEC));
+    assert_eq!(log.stops("stubborn"), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn status_shows_stopping_then_ready_during_a_restart() {
     let log = Log::new();
     let runner = Runner::new().service(def(
