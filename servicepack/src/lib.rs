@@ -86,6 +86,7 @@ pub use error::{Error, Result};
 pub use metrics;
 pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
+pub use runtime::control::{Control, ControlError};
 pub use runtime::plan::PlanError;
 pub use runtime::report::{Report, RunError, ShutdownCause};
 pub use runtime::runner::Runner;
@@ -105,7 +106,8 @@ pub mod __private {
     pub use crate::entry::main;
     #[cfg(feature = "ops")]
     pub use crate::ops::bench as ops;
-    pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
+    pub use crate::registry::{CommandsEntry, DispatchFn, Entry, Registered, SERVICES};
+    pub use crate::runtime::erased::Instance;
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};
     pub use core::time::Duration;

@@ -49,10 +49,19 @@ fn tool(name: &str, package: &str) -> &'static str {
 #[test]
 fn promtool_accepts_the_metrics() {
     let promtool = tool("promtool", "prometheus");
-    let (app, addr) = start("127.0.0.1:0", &[]);
+    // With the control routes, so that the command series are on the page too.
+    let (app, addr) = start("127.0.0.1:0", &[("OPS_TOKEN", crate::ops::TOKEN)]);
     poll(addr, "/readyz/example-database", "200", |reply| {
         reply.status == 200
     });
+    let body = r#"{"args":["status"]}"#;
+    let command = format!(
+        "POST /admin/services/example-migrator/commands HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{body}",
+        crate::ops::TOKEN,
+        body.len()
+    );
+    let answer = crate::http::exchange(addr, command.as_bytes()).unwrap();
+    assert_eq!(answer.body, r#"{"ok":true}"#, "{answer:?}");
     let metrics = get(addr, "/metrics", "");
     assert!(
         metrics
@@ -72,6 +81,8 @@ fn promtool_accepts_the_metrics() {
         // The showcase's own counter, recorded through servicepack::metrics.
         "# HELP showcase_heartbeats_total Heartbeats logged, per service.",
         "showcase_heartbeats_total{service=\"example-database\"} ",
+        "servicepack_commands_total{service=\"example-migrator\",outcome=\"ok\"} 1",
+        "servicepack_commands_in_flight 0",
     ] {
         assert!(metrics.body.contains(name), "{name} in\n{}", metrics.body);
     }

@@ -62,6 +62,10 @@ pub(crate) enum Lifecycle<'a> {
     Skipped(Skip<'a>),
     /// Its token is cancelled and `stop` called.
     Stopping,
+    /// A restart was asked for: the running attempt (`running`) is being stopped, or an
+    /// ended service runs again (and `counts` towards readiness again, if its policy says
+    /// so: an allowed failure stopped counting when it failed for good).
+    Restarting { running: bool, counts: bool },
     /// `stop` returned an error or panicked.
     StopFailed(&'a Error),
     /// `run` or `stop` had not returned within `timeout`.
@@ -163,6 +167,7 @@ fn log(event: &Lifecycle<'_>) {
             tracing::warn!(reason = reason.to_string().as_str(), "skipped");
         }
         Lifecycle::Stopping => tracing::info!("stopping"),
+        Lifecycle::Restarting { .. } => tracing::info!("restarting"),
         Lifecycle::StopFailed(error) => tracing::error!(error = %chain(error), "stop failed"),
         Lifecycle::StopTimedOut(timeout) => {
             tracing::error!(timeout = %format_duration(timeout), "stop timed out");
@@ -181,8 +186,15 @@ fn log(event: &Lifecycle<'_>) {
 /// The state change `event` means, in the service's cell.
 fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
     match *event {
-        // Logged only; `Stopped` records the end of the stop.
-        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) | Lifecycle::DropPanicked(_) => {}
+        // Logged only: `Stopped` records the end of the stop, and the next `Starting` the
+        // fresh attempt after a restart of a service that had ended.
+        Lifecycle::StopFailed(_)
+        | Lifecycle::StopTimedOut(_)
+        | Lifecycle::DropPanicked(_)
+        | Lifecycle::Restarting {
+            running: false,
+            counts: false,
+        } => {}
         Lifecycle::Starting {
             attempt,
             notify_ready,
@@ -228,8 +240,14 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::Skipped(_) => {
             cell.state(State::Skipped);
         }
-        Lifecycle::Stopping => {
+        Lifecycle::Stopping | Lifecycle::Restarting { running: true, .. } => {
             cell.state(State::Stopping);
+        }
+        Lifecycle::Restarting {
+            running: false,
+            counts: true,
+        } => {
+            cell.start_counting();
         }
         Lifecycle::Stopped { .. } => {
             cell.state(State::Stopped);

@@ -23,13 +23,14 @@
 
 use std::fmt;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
+use crate::runtime::control::Control;
 use crate::runtime::erased::Construct;
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::plan::Plan;
@@ -40,6 +41,8 @@ use crate::runtime::shutdown::{ShutdownHandle, far_future};
 use crate::runtime::status::{AppIdentity, Phase, StatusBoard, StatusHandle};
 use crate::runtime::supervisor::Supervisor;
 use crate::{Policy, ServiceDef};
+
+mod control;
 
 /// Runs a set of services: starts each once its dependencies are ready, retries failures
 /// per policy, and shuts down in reverse dependency order. `#[servicepack::main]` builds
@@ -91,6 +94,8 @@ pub struct Runner {
     jitter: Option<JitterSource>,
     handle: ShutdownHandle,
     board: Arc<StatusBoard>,
+    /// Set once [`Runner::control`] was called: only then are services restartable.
+    control: OnceLock<Control>,
 }
 
 impl Default for Runner {
@@ -123,6 +128,7 @@ impl Runner {
             jitter: None,
             handle: ShutdownHandle::new(),
             board: StatusBoard::new(),
+            control: OnceLock::new(),
         }
     }
 
@@ -339,6 +345,7 @@ struct Coordinator {
     budget_end: Option<Instant>,
     cause: Option<ShutdownCause>,
     errors: Vec<RunError>,
+    control: Option<Control>,
 }
 
 impl Drop for Coordinator {
@@ -365,6 +372,9 @@ async fn coordinate(runner: Runner) -> Report {
     let mut budget_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut drain_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut draining = false;
+    // Set while a requested shutdown waits for dispatched commands: since when.
+    let mut commands_wait: Option<Instant> = None;
+    let mut commands_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut timer_armed = false;
     let mut timer_fired = false;
     let mut batch = Vec::with_capacity(1024);
@@ -417,9 +427,12 @@ async fn coordinate(runner: Runner) -> Report {
                     this.handle(event);
                 }
             }
-            () = &mut graceful, if this.cause.is_none() && !draining => {
+            () = &mut graceful, if this.cause.is_none() && !draining && commands_wait.is_none() => {
+                if let Some(control) = &this.control {
+                    control.inner.dispatch.close();
+                }
                 if this.drain.is_zero() {
-                    this.begin_shutdown(ShutdownCause::Requested);
+                    this.request_stop(&mut commands_wait, commands_timer.as_mut());
                 } else {
                     // Services keep running; readers see `draining` at once.
                     draining = true;
@@ -427,8 +440,20 @@ async fn coordinate(runner: Runner) -> Report {
                     drain_timer.as_mut().reset(Instant::now() + this.drain);
                 }
             }
-            () = &mut drain_timer, if draining && this.cause.is_none() => {
-                this.begin_shutdown(ShutdownCause::Requested);
+            () = &mut drain_timer, if draining && this.cause.is_none() && commands_wait.is_none() => {
+                this.request_stop(&mut commands_wait, commands_timer.as_mut());
+            }
+            () = control::commands_idle(this.control.as_ref()), if commands_wait.is_some() && this.cause.is_none() => {
+                let since = commands_wait.take().unwrap_or_else(Instant::now);
+                this.begin_shutdown_from(ShutdownCause::Requested, since);
+            }
+            () = &mut commands_timer, if commands_wait.is_some() && this.cause.is_none() => {
+                // The budget ran out while commands were running: they are cancelled.
+                if let Some(control) = &this.control {
+                    control.inner.dispatch.cancel_all();
+                }
+                let since = commands_wait.take().unwrap_or_else(Instant::now);
+                this.begin_shutdown_from(ShutdownCause::Requested, since);
             }
             // Judged at the top of the loop.
             () = &mut budget_timer, if timer_armed && !timer_fired => timer_fired = true,
@@ -448,7 +473,9 @@ impl Coordinator {
             jitter,
             handle,
             board,
+            control,
         } = runner;
+        let control = control.into_inner();
         // The names move into the plan: no copy per service.
         let nodes = defs.iter_mut().map(|def| {
             let ServiceDef {
@@ -469,7 +496,14 @@ impl Coordinator {
                 (policy.allowed_failure, policy.counts_for_readiness)
             }),
         );
-        let shared = Arc::new(Shared::new(plan.clone(), events, jitter, board));
+        let mut shared = Shared::new(plan.clone(), events, jitter, board);
+        if control.is_some() {
+            shared.make_restartable();
+        }
+        let shared = Arc::new(shared);
+        if let Some(control) = &control {
+            let _ = control.inner.shared.set(Arc::downgrade(&shared));
+        }
         let mut this = Self {
             alive: plan.len(),
             ended: vec![false; plan.len()],
@@ -480,6 +514,7 @@ impl Coordinator {
             budget_end: None,
             cause: None,
             errors: Vec::new(),
+            control,
         };
         for (service, dependency) in this.plan.external() {
             tracing::error_span!("service", service = %service)
@@ -562,6 +597,12 @@ impl Coordinator {
     /// A service ended (no further run of it will start): one fewer left running, and a
     /// fatal failure begins shutdown.
     fn handle(&mut self, Event { node, ending }: Event) {
+        if matches!(ending, Ending::Revived) {
+            if std::mem::replace(&mut self.ended[node], false) {
+                self.alive += 1;
+            }
+            return;
+        }
         if std::mem::replace(&mut self.ended[node], true) {
             return;
         }
@@ -578,12 +619,20 @@ impl Coordinator {
     }
 
     fn begin_shutdown(&mut self, cause: ShutdownCause) {
+        self.begin_shutdown_from(cause, Instant::now());
+    }
+
+    /// Begins shutdown with a budget that started at `now` (earlier than the present
+    /// when a requested shutdown waited for commands first).
+    fn begin_shutdown_from(&mut self, cause: ShutdownCause, now: Instant) {
         if self.cause.is_some() {
             return;
         }
         tracing::info!(reason = %cause, "shutting down");
         self.cause = Some(cause);
-        let now = Instant::now();
+        if let Some(control) = &self.control {
+            control.inner.dispatch.close();
+        }
         let end = now
             .checked_add(self.budget)
             .unwrap_or_else(|| far_future(now));
