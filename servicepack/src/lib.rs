@@ -87,4 +87,20 @@ pub mod __private {
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};
     pub use core::time::Duration;
+
+    /// Installs the global subscriber that `./app run` installs, from `LOG_LEVEL`,
+    /// `LOG_FORMAT` and `LOG_ADD_SOURCE`, writing to stderr; `Ok(false)` when a global
+    /// subscriber was already set. For `servicepack-bench`, which times the logs of the
+    /// real app path.
+    ///
+    /// # Errors
+    ///
+    /// A variable has a value that cannot be used.
+    pub fn init_app_logging() -> Result<bool, String> {
+        let config = crate::config::Config::from_env().map_err(|errors| {
+            let errors: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+            errors.join("; ")
+        })?;
+        Ok(crate::telemetry::init(&config.log, Vec::new()))
+    }
 }
