@@ -120,3 +120,29 @@ pub async fn hold_flat<T>(
         .map_err(|error| format!("tokio-graceful-shutdown: {error}"))?;
     Ok(held)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chain: bool, n: usize) -> Timing {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts");
+        runtime
+            .block_on(start_stop(chain, n, Probe::new(n)))
+            .expect("tokio-graceful-shutdown shuts down cleanly")
+    }
+
+    #[test]
+    fn every_flat_subsystem_starts_and_sees_the_shutdown() {
+        // `left` is set only once all of them have left their `run`.
+        assert!(run(false, 200).left.is_some());
+    }
+
+    #[test]
+    fn every_link_of_a_nested_chain_starts_and_sees_the_shutdown() {
+        assert!(run(true, 50).left.is_some());
+    }
+}

@@ -158,6 +158,7 @@ fn cargo(
         .env("CARGO_TARGET_DIR", target)
         .env("CARGO_INCREMENTAL", if incremental { "1" } else { "0" })
         .env_remove("RUSTFLAGS")
+        .env_remove("DISTINCT_SERVICES")
         .stdin(Stdio::null())
         .status()
         .map_err(|error| format!("cannot run /usr/bin/time (apt-get install time): {error}"))?;

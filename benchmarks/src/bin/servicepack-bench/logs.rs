@@ -18,7 +18,7 @@ use servicepack_bench::shape::Shape;
 use servicepack_bench::{Timing, framework};
 use tracing_subscriber::EnvFilter;
 
-use crate::measure::{median_duration, on_fresh_runtime};
+use crate::measure::on_fresh_runtime;
 
 /// The ways of logging, in the order they run in each round.
 pub(crate) const VARIANTS: [&str; 5] = [
@@ -95,8 +95,9 @@ fn child(
         .map_err(|error| format!("cannot run {}: {error}", exe.display()))?;
     if !output.status.success() {
         return Err(format!(
-            "`--logs {kind} {format} {n}` failed ({})",
-            output.status
+            "`--logs {kind} {format} {n}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim()
         ));
     }
     let text = String::from_utf8_lossy(&output.stdout);
@@ -167,8 +168,8 @@ pub(crate) fn child_main(args: &[String]) -> ExitCode {
     };
     println!(
         "{} {} {RUNS}",
-        median_duration(std::iter::once(timing.start)).as_nanos(),
-        median_duration(std::iter::once(timing.stop)).as_nanos()
+        timing.start.as_nanos(),
+        timing.stop.as_nanos()
     );
     ExitCode::SUCCESS
 }

@@ -70,7 +70,7 @@ impl Target {
         match self {
             Self::RatioAtMost(ratio) => format!("<= {ratio}x"),
             Self::PeerRatioAtMost(ratio) if ratio < 1.0 => {
-                format!("peer/{:.0}", 1.0 / ratio)
+                format!("<= peer/{:.0}", 1.0 / ratio)
             }
             Self::PeerRatioAtMost(ratio) => format!("<= {ratio}x peer"),
             Self::AboveBaselineAtMost(most) => format!("<= base + {}", unit.format(most)),
@@ -391,4 +391,52 @@ pub(crate) fn json(machine: &Machine, quick: bool, reps: usize, sections: &[Sect
         "repetitions": reps,
         "sections": sections,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_meets_its_target_only_when_it_meets_every_condition() {
+        let row = Row::new("flat", Unit::Millis, 10.0, Some(8.0))
+            .peer(100.0)
+            .target(Target::RatioAtMost(1.3), true)
+            .target(Target::PeerRatioAtMost(0.2), true);
+        assert_eq!(row.met(), Some(true));
+        assert_eq!(row.describe_targets(), "<= 1.3x, <= peer/5");
+        let slow =
+            Row::new("flat", Unit::Millis, 11.0, Some(8.0)).target(Target::RatioAtMost(1.3), true);
+        assert_eq!(slow.met(), Some(false));
+        let no_peer = Row::new("flat", Unit::Millis, 1.0, Some(1.0))
+            .target(Target::PeerRatioAtMost(0.2), true);
+        assert_eq!(
+            no_peer.met(),
+            Some(false),
+            "a missing peer figure cannot meet a peer target"
+        );
+    }
+
+    #[test]
+    fn targets_left_out_in_quick_runs_are_not_judged() {
+        let row = Row::new("memory", Unit::Bytes, 2000.0, Some(500.0))
+            .target(Target::AboveBaselineAtMost(512.0), false);
+        assert_eq!(row.met(), None);
+    }
+
+    #[test]
+    fn missed_targets_are_printed_as_missed() {
+        let section = Section {
+            title: "t",
+            baseline: "raw tokio",
+            peer: None,
+            rows: vec![
+                Row::new("memory", Unit::Bytes, 2000.0, Some(500.0))
+                    .target(Target::AboveBaselineAtMost(512.0), true),
+            ],
+        };
+        let table = section_table(&section);
+        assert!(table.contains("<= base + 512 B MISSED"), "{table}");
+        assert!(table.contains("4.00x"), "{table}");
+    }
 }
