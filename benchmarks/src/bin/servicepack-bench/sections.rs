@@ -310,8 +310,7 @@ pub(crate) fn builds(targets: bool, progress: &dyn Fn(&str)) -> Result<Section, 
             secs(builds.distinct_servicepack),
             Some(secs(builds.distinct_tokio)),
         )
-        .target(Target::RatioAtMost(1.15), targets)
-        .note(GO_BUILD),
+        .target(Target::RatioAtMost(1.15), targets),
         Row::new(
             "1,000 distinct types, peak compiler memory",
             Unit::MiB,
