@@ -78,6 +78,10 @@ pub(crate) fn measure(progress: &dyn Fn(&str)) -> Result<Builds, String> {
     };
     let (distinct_servicepack, distinct_servicepack_crate) = distinct("distinct-servicepack")?;
     let (distinct_tokio, distinct_tokio_crate) = distinct("distinct-tokio")?;
+    // Only the two binaries are needed from here on: give the disk back.
+    for kept_out in ["deps", "build", "incremental", ".fingerprint"] {
+        let _ = fs::remove_dir_all(target.join("release").join(kept_out));
+    }
     Ok(Builds {
         showcase_debug,
         showcase_incremental,
