@@ -24,9 +24,10 @@ const GRAPH: &str = "graph";
 const CHECK: &str = "check";
 const COMPLETIONS: &str = "completions";
 const HELP: &str = "help";
+const DEPLOY: &str = "deploy";
 /// The commands every app has; no service with commands and no custom command may take
 /// these names.
-const BUILT_IN: [&str; 6] = [RUN, SERVICES, GRAPH, CHECK, COMPLETIONS, HELP];
+const BUILT_IN: [&str; 7] = [RUN, SERVICES, GRAPH, CHECK, COMPLETIONS, HELP, DEPLOY];
 
 /// Said by `run` and `check` when the binary has no service at all.
 const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
@@ -97,6 +98,8 @@ pub(crate) fn main(
             clap_complete::generate(shell, &mut command, info.bin_name, &mut out);
             Ok(())
         }
+        #[cfg(feature = "deploy")]
+        DEPLOY => return crate::deploy::cli::main(info, entries, sub, &config),
         _ => return user_command(name, sub, entries, custom, format),
     };
     match written {
@@ -207,6 +210,10 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
                         .value_parser(clap::value_parser!(clap_complete::Shell)),
                 ),
         );
+    #[cfg(feature = "deploy")]
+    {
+        root = root.subcommand(crate::deploy::cli::command());
+    }
     for entry in entries {
         if let Some(commands) = entry.commands {
             let service = Command::new(entry.name)

@@ -48,6 +48,8 @@ mod catch;
 mod cli;
 mod config;
 mod context;
+#[cfg(feature = "deploy")]
+mod deploy;
 mod duration;
 mod error;
 mod plan;
