@@ -41,11 +41,19 @@ fn directory(model: &Model, unit: &Unit) -> Vec<Artifact> {
         _ => "s6-log T",
     };
     let delay = whole_seconds(unit.delay());
-    let finish = if delay == 0 {
-        "exit 0".to_owned()
+    // runit and s6 pass the exit status and the signal; the line lands in the log.
+    let mut finish = match model.target {
+        Target::Runit | Target::S6 => "echo \"finish: run exited with status $1, signal $2\"\n",
+        _ => "",
+    }
+    .to_owned();
+    if delay == 0 {
+        finish.push_str("exit 0");
     } else {
-        format!("# The retry delay of the service's policy.\nexec sleep {delay}")
-    };
+        finish.push_str(&format!(
+            "# The retry delay of the service's policy.\nexec sleep {delay}"
+        ));
+    }
     let mut files = vec![
         Artifact::script(
             format!("{dir}/run"),
