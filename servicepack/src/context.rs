@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::plan::Plan;
+use crate::runtime::plan::Plan;
 
 /// A service's handle on the runtime: its name, the attempt number, the shutdown signal,
 /// and (for `notify_ready` services) the way to say "ready".

@@ -44,40 +44,33 @@
 //! `#[service]` argument, the command line, the environment, and how `run` behaves.
 
 mod app;
-mod catch;
 mod cli;
-mod config;
 mod context;
 #[cfg(feature = "deploy")]
 mod deploy;
 mod duration;
 mod error;
-mod plan;
 mod policy;
 pub mod prelude;
 mod registry;
-mod report;
-mod retry;
-mod runner;
+mod runtime;
 mod service;
-mod shared;
-mod shutdown;
-mod signals;
-mod supervisor;
-mod telemetry;
 
 pub use app::App;
 pub use context::Context;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{Error, Result};
-pub use plan::PlanError;
 pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
-pub use report::{Report, RunError, ShutdownCause};
-pub use runner::Runner;
+pub use runtime::plan::PlanError;
+pub use runtime::report::{Report, RunError, ShutdownCause};
+pub use runtime::runner::Runner;
+pub use runtime::shutdown::ShutdownHandle;
+pub use runtime::status::{
+    AppState, AppStatus, LastError, ServiceStatus, State, StatusHandle, Timestamp,
+};
 pub use service::{Commander, Service};
 pub use servicepack_macros::{main, service};
-pub use shutdown::ShutdownHandle;
 
 // Not public API: what the macros' expansions name.
 #[doc(hidden)]

@@ -1,6 +1,10 @@
 //! [`App`]: what `fn main(app: &mut servicepack::App)` configures, and the hidden
 //! `main` that `#[servicepack::main]` calls.
 
+pub(crate) mod config;
+pub(crate) mod signals;
+pub(crate) mod telemetry;
+
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,12 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing_subscriber::{Layer, Registry};
 
-use crate::catch::{Panicked, chain};
-use crate::config::{Config, LogFormat};
+use crate::runtime::catch::{Panicked, chain};
 use crate::service::BoxFuture;
-use crate::signals::{self, FORCED_EXIT};
-use crate::telemetry::{self, BoxedLayer};
 use crate::{Context, Result, Runner, ServiceDef};
+use config::{Config, LogFormat};
+use signals::FORCED_EXIT;
+use telemetry::BoxedLayer;
 
 pub(crate) type Hook = Box<dyn FnOnce(Context) -> BoxFuture<'static, Result<()>> + Send>;
 pub(crate) type Handler =

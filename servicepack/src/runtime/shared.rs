@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RunError;
-use crate::plan::Plan;
-use crate::retry::JitterSource;
-use crate::shutdown::StopWalk;
+use crate::runtime::plan::Plan;
+use crate::runtime::retry::JitterSource;
+use crate::runtime::shutdown::StopWalk;
 
 /// State every supervisor shares with the coordinator.
 pub(crate) struct Shared {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::*;
-use crate::config::LogFilter;
+use crate::app::config::LogFilter;
 
 /// Collects what the layer writes.
 #[derive(Clone, Default)]

@@ -12,11 +12,12 @@ use std::io::{self, Write};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::app::config::{Config, ConfigErrors, LogFormat};
+use crate::app::telemetry;
 use crate::app::{self, App, AppInfo, CustomCommand};
-use crate::config::{Config, ConfigErrors, LogFormat};
-use crate::plan::Plan;
 use crate::registry::Entry;
-use crate::{Backoff, Restart, Retries, ServiceDef, format_duration, telemetry};
+use crate::runtime::plan::Plan;
+use crate::{Backoff, Restart, Retries, ServiceDef, format_duration};
 
 const RUN: &str = "run";
 const SERVICES: &str = "services";

@@ -54,12 +54,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::catch::{self, NotReady, chain};
 use crate::context::{Name, ReadyLatch};
-use crate::retry::{AfterExit, AfterFailure, Attempts};
+use crate::runtime::catch::{self, NotReady, chain};
+use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
+use crate::runtime::shared::{Ending, Event, FAILED, READY, SKIPPED, Shared};
+use crate::runtime::shutdown::{self, Finished, Stopped};
 use crate::service::BoxFuture;
-use crate::shared::{Ending, Event, FAILED, READY, SKIPPED, Shared};
-use crate::shutdown::{self, Finished, Stopped};
 use crate::{Context, Error, Policy, Result, RunError, Service, format_duration};
 
 /// A service's supervisor, typed by the service, before it is spawned: what a
@@ -612,8 +612,8 @@ async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bo
 #[cfg(test)]
 mod size {
     use super::*;
-    use crate::plan::Plan;
-    use crate::retry::default_jitter;
+    use crate::runtime::plan::Plan;
+    use crate::runtime::retry::default_jitter;
 
     /// The common case: a service that waits for its token.
     struct Idle;

@@ -27,8 +27,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry, filter};
 
-use crate::catch::Panicked;
-use crate::config::{LogConfig, LogFormat};
+use crate::app::config::{LogConfig, LogFormat};
+use crate::runtime::catch::Panicked;
 
 /// The target of the exit-reason event; the built-in layer always writes it.
 pub(crate) const EXIT_TARGET: &str = "servicepack::exit";

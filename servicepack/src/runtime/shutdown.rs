@@ -37,10 +37,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::catch;
 use crate::context::Name;
-use crate::plan::Plan;
-use crate::supervisor::RunFuture;
+use crate::runtime::catch;
+use crate::runtime::plan::Plan;
+use crate::runtime::supervisor::RunFuture;
 use crate::{Context, Result, Service};
 
 /// The reverse-edge walk, shared by every supervisor: per service, its token and the

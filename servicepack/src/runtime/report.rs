@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::catch::Chain;
+use crate::runtime::catch::Chain;
 use crate::{Error, PlanError, format_duration};
 
 /// Something that makes a run exit non-zero, naming the service it happened to.

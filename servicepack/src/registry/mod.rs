@@ -6,8 +6,8 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::runtime::supervisor::{Launch, Lazy};
 use crate::service::BoxFuture;
-use crate::supervisor::{Launch, Lazy};
 use crate::{Commander, Context, Policy, Result, Service};
 
 /// Every service that `#[service]` registered in the binary, in link order.

@@ -30,12 +30,12 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::Instant;
 
-use crate::plan::Plan;
-use crate::report::{Report, RunError, ShutdownCause};
-use crate::retry::{JitterSource, default_jitter};
-use crate::shared::{Ending, Event, Shared};
-use crate::shutdown::{ShutdownHandle, far_future};
-use crate::supervisor::{Launch, Supervisor};
+use crate::runtime::plan::Plan;
+use crate::runtime::report::{Report, RunError, ShutdownCause};
+use crate::runtime::retry::{JitterSource, default_jitter};
+use crate::runtime::shared::{Ending, Event, Shared};
+use crate::runtime::shutdown::{ShutdownHandle, far_future};
+use crate::runtime::supervisor::{Launch, Supervisor};
 use crate::{Policy, ServiceDef};
 
 /// Runs a set of services: starts each once its dependencies are ready, retries failures

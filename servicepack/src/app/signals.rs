@@ -2,8 +2,8 @@
 //! the rule is: the first one asks politely (cancel, graceful shutdown), the second one
 //! ends the process with status 130.
 
-use crate::config::LogFormat;
-use crate::telemetry;
+use crate::app::config::LogFormat;
+use crate::app::telemetry;
 
 /// The exit status of a forced exit.
 pub(crate) const FORCED_EXIT: u8 = 130;
