@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::app::AppInfo;
-use crate::config::Config;
+use crate::app::config::Config;
 use crate::registry::Entry;
-use crate::telemetry;
+use crate::app::telemetry;
 
 use super::model::{ModelError, Options};
 use super::{Model, Target, render, write};

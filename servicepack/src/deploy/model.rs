@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::plan::Plan;
+use crate::runtime::plan::Plan;
 use crate::registry::Entry;
 use crate::{Backoff, Policy};
 
