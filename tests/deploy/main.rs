@@ -7,6 +7,8 @@
 //! reason and passes; CI installs every engine, so there they all run.
 
 mod cli;
+mod docker;
 mod kubernetes;
+mod supervise;
 mod support;
 mod systemd;

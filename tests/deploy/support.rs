@@ -198,12 +198,28 @@ pub(crate) fn have(test: &str, programs: &[&str], package: &str) -> bool {
     if missing.is_empty() {
         return true;
     }
-    eprintln!(
-        "SKIPPED {test}: {} not found on PATH (install {package}; CI installs it)",
-        missing.join(", ")
+    skip_or_fail(
+        test,
+        &format!(
+            "{} not found on PATH (install {package}; CI installs it)",
+            missing.join(", ")
+        ),
     );
     false
 }
+
+/// Says why a test is skipped; with `SERVICEPACK_REQUIRE_ENGINES` set (CI sets it), a
+/// missing engine fails the test instead, so CI cannot pass by skipping.
+pub(crate) fn skip_or_fail(test: &str, reason: &str) {
+    assert!(
+        std::env::var_os(REQUIRE).is_none(),
+        "{test}: {reason}, and {REQUIRE} is set"
+    );
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
+/// Set in CI: every engine must be there.
+const REQUIRE: &str = "SERVICEPACK_REQUIRE_ENGINES";
 
 /// Polls `probe` until it gives a value, for at most `limit`; panics with `what` and
 /// the last thing `probe` said.

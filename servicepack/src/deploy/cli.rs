@@ -10,8 +10,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::app::AppInfo;
 use crate::app::config::Config;
-use crate::registry::Entry;
 use crate::app::telemetry;
+use crate::registry::Entry;
 
 use super::model::{ModelError, Options};
 use super::{Model, Target, render, write};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::runtime::plan::Plan;
 use crate::registry::Entry;
+use crate::runtime::plan::Plan;
 use crate::{Backoff, Policy};
 
 use super::Target;

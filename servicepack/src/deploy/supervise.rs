@@ -10,6 +10,8 @@
 //!   s6 gets `notification-fd` (the app writes a newline to `READY_FD` when ready),
 //!   `timeout-kill` (SIGKILL after drain + budget + 5 s) and `timeout-finish`.
 
+use std::fmt::Write as _;
+
 use super::model::{Model, Unit, whole_seconds};
 use super::{Artifact, Target};
 
@@ -50,9 +52,10 @@ fn directory(model: &Model, unit: &Unit) -> Vec<Artifact> {
     if delay == 0 {
         finish.push_str("exit 0");
     } else {
-        finish.push_str(&format!(
+        let _ = write!(
+            finish,
             "# The retry delay of the service's policy.\nexec sleep {delay}"
-        ));
+        );
     }
     let mut files = vec![
         Artifact::script(
