@@ -230,3 +230,83 @@ fn help_names_every_target() {
         assert!(help.contains(target), "{target} not in {help}");
     }
 }
+
+/// The README's "Deploying" section, up to the next top-level heading.
+fn deploying_section() -> String {
+    let readme = fs::read_to_string(crate::support::workspace().join("README.md")).unwrap();
+    let start = readme
+        .find("\n## Deploying\n")
+        .expect("README has a Deploying section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |at| at + 3);
+    rest[..end].to_owned()
+}
+
+#[test]
+fn readme_transcripts_are_what_deploy_prints() {
+    let section = deploying_section();
+    let prompt = "$ cargo run -q -p showcase -- deploy ";
+    let scratch = Scratch::new("cli-readme");
+    let mut checked = Vec::new();
+    for (i, (_, block)) in fenced_blocks(&section).iter().enumerate() {
+        let Some(command) = block
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix(prompt))
+        else {
+            continue;
+        };
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let out_at = args.iter().position(|arg| *arg == "--out").unwrap() + 1;
+        let shown_dir = args[out_at];
+        let real_dir = scratch.path(&format!("block-{i}"));
+        let mut real_args = args.clone();
+        let real_text = real_dir.to_str().unwrap().to_owned();
+        real_args[out_at] = &real_text;
+        let output = deploy(&real_args);
+        assert!(output.status.success(), "{command}: {}", shown(&output));
+        let printed = String::from_utf8_lossy(&output.stdout).replace(&real_text, shown_dir);
+        let expected: String = block
+            .lines()
+            .skip(1)
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_eq!(printed, expected, "README transcript of `{command}`");
+        checked.push(args[0].to_owned());
+    }
+    checked.sort();
+    let mut all = TARGETS.map(str::to_owned).to_vec();
+    all.sort();
+    assert_eq!(checked, all, "one transcript per target");
+
+    // The unit shown in full is the one deploy writes, header aside.
+    let blocks = fenced_blocks(&section);
+    let (_, unit) = blocks
+        .iter()
+        .find(|(info, _)| info == "ini")
+        .expect("an ini block");
+    let out = scratch.path("units");
+    deploy_ok("systemd", &out, &[]);
+    let written = fs::read_to_string(out.join("showcase-example-api.service")).unwrap();
+    let (_header, body) = written.split_once('\n').unwrap();
+    assert_eq!(unit, body);
+}
+
+/// The fenced blocks of `text`: their info string and their body.
+fn fenced_blocks(text: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in text.lines() {
+        match (line.strip_prefix("```"), open.take()) {
+            (Some(_), Some(block)) => blocks.push(block),
+            (Some(info), None) => open = Some((info.to_owned(), String::new())),
+            (None, Some((info, mut body))) => {
+                body.push_str(line);
+                body.push('\n');
+                open = Some((info, body));
+            }
+            (None, None) => {}
+        }
+    }
+    blocks
+}
