@@ -56,6 +56,8 @@ struct Made {
     image: Option<String>,
     stack: Option<String>,
     swarm: bool,
+    /// Networks that `swarm init` created (`docker_gwbridge`), removed after leaving.
+    swarm_networks: Vec<String>,
     /// Labels whose containers and networks go (`com.docker.compose.project=…`).
     labels: Vec<String>,
 }
@@ -78,6 +80,9 @@ impl Drop for Made {
         }
         if self.swarm {
             let _ = docker(&["swarm", "leave", "--force"]);
+        }
+        for network in &self.swarm_networks {
+            let _ = docker(&["network", "rm", network]);
         }
         if let Some(image) = &self.image {
             let _ = docker(&["rmi", "-f", image]);
@@ -256,8 +261,15 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
         );
         return;
     }
+    let before = network_ids();
     docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
     made.swarm = true;
+    // `docker_gwbridge` outlives the swarm: remove it by id after leaving.
+    made.swarm_networks = network_ids()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .filter(|id| inspect(id, "{{.Scope}}") == "local")
+        .collect();
     let stack = format!("spdeploy{}", std::process::id());
     let dir = scratch.path("swarm");
     deploy_ok(
@@ -309,6 +321,21 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
     );
     docker_ok(&["swarm", "leave", "--force"]);
     made.swarm = false;
+    for network in std::mem::take(&mut made.swarm_networks) {
+        docker_ok(&["network", "rm", &network]);
+    }
+    let left: Vec<String> = network_ids()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert!(left.is_empty(), "networks left by the swarm: {left:?}");
+}
+
+fn network_ids() -> Vec<String> {
+    docker_ok(&["network", "ls", "-q", "--no-trunc"])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
