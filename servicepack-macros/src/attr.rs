@@ -17,7 +17,7 @@ use crate::ctxt::Ctxt;
 use crate::duration::parse_duration;
 
 /// Every key `#[service]` accepts, in the order of the documentation.
-pub(crate) const KEYS: [&str; 16] = [
+pub(crate) const KEYS: [&str; 17] = [
     "name",
     "retries",
     "delay",
@@ -29,6 +29,7 @@ pub(crate) const KEYS: [&str; 16] = [
     "depends_on",
     "allowed_failure",
     "notify_ready",
+    "readiness",
     "ready_timeout",
     "stop_timeout",
     "commands",
@@ -139,6 +140,7 @@ pub(crate) struct Args {
     pub(crate) depends_on: Slot<Vec<Dependency>>,
     pub(crate) allowed_failure: Slot<bool>,
     pub(crate) notify_ready: Slot<bool>,
+    pub(crate) readiness: Slot<bool>,
     pub(crate) ready_timeout: Slot<Duration>,
     pub(crate) stop_timeout: Slot<Duration>,
     pub(crate) commands: Slot<bool>,
@@ -160,6 +162,7 @@ impl Args {
             depends_on: Slot::new("depends_on"),
             allowed_failure: Slot::new("allowed_failure"),
             notify_ready: Slot::new("notify_ready"),
+            readiness: Slot::new("readiness"),
             ready_timeout: Slot::new("ready_timeout"),
             stop_timeout: Slot::new("stop_timeout"),
             commands: Slot::new("commands"),
@@ -261,6 +264,10 @@ impl Args {
             }
             "allowed_failure" => self.allowed_failure.set(cx, key, span, flag(key, value)),
             "notify_ready" => self.notify_ready.set(cx, key, span, flag(key, value)),
+            "readiness" => {
+                let counts = required(key, value).and_then(|v| bool_arg(key, v));
+                self.readiness.set(cx, key, span, counts);
+            }
             "ready_timeout" => self
                 .ready_timeout
                 .set(cx, key, span, duration_arg(key, value)),
@@ -318,6 +325,7 @@ fn example(key: &Ident) -> &'static str {
         "depends_on" => {
             "write a list of service types and names: `depends_on = [Database, \"external-cache\"]`"
         }
+        "readiness" => "write `readiness = false` to leave the service out of the app's readiness",
         "ready_timeout" => "write a duration string: `ready_timeout = \"30s\"`",
         "stop_timeout" => "write a duration string: `stop_timeout = \"10s\"`",
         "new" => "write the path of a `fn() -> servicepack::Result<Self>`: `new = Self::connect`",
@@ -357,6 +365,20 @@ fn flag(key: &Ident, value: Option<Expr>) -> syn::Result<bool> {
         Some(value) => Err(syn::Error::new_spanned(
             value,
             format!("`{key}` is a flag and takes no value; write `{key}` alone to turn it on"),
+        )),
+    }
+}
+
+/// `key = true` or `key = false`.
+fn bool_arg(key: &Ident, value: Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(lit),
+            ..
+        }) => Ok(lit.value),
+        value => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` takes `true` or `false`; {}", example(key)),
         )),
     }
 }
@@ -563,7 +585,7 @@ mod tests {
         let (args, errors) = parse(quote! {
             name = "db", retries = 3, delay = "1.5s", backoff = "exponential",
             max_delay = "1m", jitter, retry_reset = "5m", restart = "always",
-            depends_on = [Cache, "external"], allowed_failure, notify_ready,
+            depends_on = [Cache, "external"], allowed_failure, notify_ready, readiness = false,
             ready_timeout = "30s", stop_timeout = "10s", commands, new = Self::open,
             crate = ::servicepack,
         });
@@ -577,6 +599,7 @@ mod tests {
         assert!(args.restart.value() == Some(&Restart::Always));
         assert_eq!(args.depends_on.value().unwrap().len(), 2);
         assert!(Args::flag(&args.commands));
+        assert_eq!(args.readiness.value(), Some(&false));
         assert!(args.new.value().is_some() && args.krate.value().is_some());
     }
 

@@ -160,6 +160,9 @@ fn policy(exports: &Exports, args: &Args) -> TokenStream {
     if Args::flag(&args.notify_ready) {
         chain.extend(quote!(.notify_ready(true)));
     }
+    if args.readiness.value() == Some(&false) {
+        chain.extend(quote!(.counts_for_readiness(false)));
+    }
     if let Some(timeout) = args.ready_timeout.value() {
         let timeout = duration(timeout);
         chain.extend(quote!(.ready_timeout(#timeout)));

@@ -50,16 +50,37 @@ mod context;
 mod deploy;
 mod duration;
 mod error;
+mod ops;
 mod policy;
 pub mod prelude;
 mod registry;
 mod runtime;
 mod service;
+pub mod testing;
 
 pub use app::App;
 pub use context::Context;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{Error, Result};
+/// The [`metrics`](https://docs.rs/metrics) facade, re-exported: what a service records
+/// with it appears on the ops endpoint's `/metrics` (SPEC §6.2) once `OPS_ADDR` is set.
+///
+/// Counters get the `_total` suffix Prometheus expects, names are made valid (`.` becomes
+/// `_`), histograms use the Prometheus default buckets (5 ms to 10 s), and names starting
+/// with `servicepack_` or `process_` are left out (the framework's own). Without the `ops`
+/// feature (or without `OPS_ADDR`) the macros still compile and record nothing.
+///
+/// # Examples
+///
+/// ```
+/// use servicepack::metrics::{counter, describe_counter, gauge, histogram};
+///
+/// describe_counter!("jobs_done_total", "Jobs the worker finished.");
+/// counter!("jobs_done_total", "queue" => "emails").increment(1);
+/// gauge!("queue_depth").set(12.0);
+/// histogram!("job_duration_seconds").record(0.25);
+/// ```
+pub use metrics;
 pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
 pub use runtime::plan::PlanError;
@@ -78,6 +99,8 @@ pub mod __private {
     pub use linkme;
 
     pub use crate::app::{AppInfo, main};
+    #[cfg(feature = "ops")]
+    pub use crate::ops::bench as ops;
     pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};

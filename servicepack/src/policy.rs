@@ -56,6 +56,10 @@ pub enum Restart {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each flag is one `#[service]` argument; a public, documented field apiece"
+)]
 pub struct Policy {
     /// Failures retried before a failure counts.
     pub retries: Retries,
@@ -77,6 +81,9 @@ pub struct Policy {
     pub ready_timeout: Duration,
     /// Bound on this service's `stop` (and never past the shutdown budget).
     pub stop_timeout: Duration,
+    /// Whether the service counts towards the app's readiness (SPEC §5);
+    /// `#[service(readiness = false)]` turns it off.
+    pub counts_for_readiness: bool,
 }
 
 impl Policy {
@@ -102,6 +109,7 @@ impl Policy {
             notify_ready: false,
             ready_timeout: Self::DEFAULT_READY_TIMEOUT,
             stop_timeout: Self::DEFAULT_STOP_TIMEOUT,
+            counts_for_readiness: true,
         }
     }
 
@@ -172,6 +180,24 @@ impl Policy {
     #[must_use]
     pub const fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Policy::counts_for_readiness`]: `false` takes the service out of the app's
+    /// readiness (a batch job, a cache warmer), so the app can be ready without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use servicepack::Policy;
+    ///
+    /// let policy = Policy::new().counts_for_readiness(false);
+    /// assert!(!policy.counts_for_readiness);
+    /// assert!(Policy::new().counts_for_readiness);
+    /// ```
+    #[must_use]
+    pub const fn counts_for_readiness(mut self, counts: bool) -> Self {
+        self.counts_for_readiness = counts;
         self
     }
 

@@ -61,7 +61,19 @@ pub trait Service: Send + Sync + 'static {
     /// not finish may have lost data.
     fn stop(&self, ctx: Context) -> impl Future<Output = Result<()>> + Send {
         let _ = ctx;
-        async { Ok(()) }
+        // A zero-sized future: the runtime's box of it allocates nothing.
+        Stopped
+    }
+}
+
+/// The future of the default `stop`: done at once, and zero-sized.
+struct Stopped;
+
+impl Future for Stopped {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 

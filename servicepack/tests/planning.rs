@@ -261,3 +261,44 @@ async fn user_logs_carry_the_service_span() {
     assert!(capture.has(&["service{service=chatty}", "hello from stop"]));
     assert!(capture.has(&["service{service=chatty}", "exited", "attempt=1"]));
 }
+
+/// A crash loop cannot flood the log: at most ten repeated lifecycle lines a second per
+/// service, then one line a second with the count; a clean restart is INFO, not WARN.
+#[tokio::test(start_paused = true)]
+async fn a_crash_loop_is_rate_limited() {
+    struct Blink;
+    impl Service for Blink {
+        async fn run(&self, _ctx: Context) -> Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let policy = Policy::new()
+        .restart(servicepack::Restart::Always)
+        .delay(Duration::from_millis(1));
+    let runner = Runner::new().service(ServiceDef::new("blink", Blink).policy(policy));
+    let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        shutdown.request();
+    });
+    assert_eq!(runner.run().await.exit_code(), 0);
+    let restarts = status.snapshot().services[0].restarts;
+    assert!(restarts > 1000, "{restarts} restarts");
+    let lines = capture.lines();
+    let blink = lines
+        .iter()
+        .filter(|line| line.contains("service{service=blink}"))
+        .count();
+    // 4 seconds began: 10 lines and a summary each, plus stopping and stopped.
+    assert!(blink <= 4 * 11 + 2, "{blink} lines: {lines:#?}");
+    assert!(capture.has(&["WARN", "lifecycle lines suppressed", "suppressed="]));
+    assert!(capture.has(&[
+        " INFO",
+        "service{service=blink}",
+        "retrying",
+        "restart=\"always\""
+    ]));
+    assert!(!capture.has(&["WARN", "service{service=blink}", "retrying"]));
+}

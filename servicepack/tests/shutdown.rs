@@ -387,3 +387,32 @@ async fn clean_shutdown_reports_cause() {
     assert!(report.errors().is_empty());
     assert!(report.still_stopping().is_empty());
 }
+
+/// A service whose `Drop` panics: its failure, exit 1 (SPEC §4.10).
+#[tokio::test(start_paused = true)]
+async fn a_panic_while_dropping_a_service_is_its_failure() {
+    struct Leaky;
+    impl Drop for Leaky {
+        fn drop(&mut self) {
+            panic!("buffer not flushed");
+        }
+    }
+    impl servicepack::Service for Leaky {
+        async fn run(&self, _ctx: servicepack::Context) -> servicepack::Result<()> {
+            Ok(())
+        }
+    }
+    quiet_panics();
+    let report = Runner::new()
+        .service(servicepack::ServiceDef::new("leaky", Leaky))
+        .run()
+        .await;
+    assert_eq!(report.exit_code(), 1);
+    match report.errors() {
+        [RunError::Drop { service, source }] => {
+            assert_eq!(service, "leaky");
+            assert_eq!(source.to_string(), "panicked: buffer not flushed");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}

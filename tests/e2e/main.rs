@@ -2,6 +2,9 @@
 //! signals it, and checks its exit code and the order of its lifecycle events.
 
 mod config;
+mod http;
+mod ops;
+mod ops_tools;
 mod short;
 mod showcase;
 mod support;

@@ -214,6 +214,11 @@ impl Running {
         }
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends a signal with `kill -<name> <pid>`, as a user or a supervisor would.
     pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")

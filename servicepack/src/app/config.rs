@@ -39,6 +39,8 @@ pub(crate) struct Config {
     pub(crate) log: LogConfig,
     /// `ENV`, as given (`prod` when unset).
     pub(crate) env: String,
+    /// `OPS_ADDR`, `OPS_TOKEN`, `RUNNER_DRAINDELAY` (SPEC §6).
+    pub(crate) ops: crate::ops::config::OpsConfig,
 }
 
 /// How logs are written.
@@ -200,6 +202,7 @@ impl Config {
             errors.push(error);
             false
         });
+        let ops = crate::ops::config::from_lookup(read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
         }
@@ -212,6 +215,7 @@ impl Config {
                 add_source,
             },
             env,
+            ops,
         })
     }
 

@@ -304,7 +304,11 @@ const POST_STOP: u8 = 2;
 
 /// `./app run`: the pre-run hooks, the runner, the post-stop hooks, with signals wired to
 /// all three. Returns the exit status; a forced exit (130) ends the process right here.
+///
+/// With `OPS_ADDR` set, the ops endpoint is bound first: a bind failure exits 1 before any
+/// hook or service runs, and the endpoint serves until the process exits.
 pub(crate) fn run(
+    info: AppInfo,
     pre_run: Vec<Hook>,
     post_stop: Vec<Hook>,
     defs: Vec<ServiceDef>,
@@ -313,8 +317,19 @@ pub(crate) fn run(
     let format = config.log.format;
     let runner = Runner::new()
         .services(defs)
-        .shutdown_timeout(config.shutdown_timeout);
-    block_on(format, lifecycle(pre_run, post_stop, runner, format))
+        .shutdown_timeout(config.shutdown_timeout)
+        .drain_delay(config.ops.drain_delay)
+        .app_info(info.bin_name, info.version, config.env.as_str());
+    let (ops, status) = (config.ops.clone(), runner.status());
+    block_on(format, async move {
+        let _endpoint = match crate::ops::start(&ops, status).await {
+            Ok(endpoint) => endpoint,
+            Err(reason) => {
+                return exit_code(format, 1, &format!("{reason}; no service was started"));
+            }
+        };
+        lifecycle(pre_run, post_stop, runner, format).await
+    })
 }
 
 async fn lifecycle(

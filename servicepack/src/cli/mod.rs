@@ -130,7 +130,7 @@ fn run(
                 "running app"
             );
             let defs = enabled.into_iter().map(ServiceDef::from_entry).collect();
-            app::run(pre_run, post_stop, defs, config)
+            app::run(info, pre_run, post_stop, defs, config)
         }
         Err((code, reason)) => {
             telemetry::exit_reason(config.log.format, code, &reason);
@@ -471,6 +471,7 @@ fn service_json(entry: &Entry) -> serde_json::Value {
         "restart": restart(policy.restart),
         "allowed_failure": policy.allowed_failure,
         "notify_ready": policy.notify_ready,
+        "counts_for_readiness": policy.counts_for_readiness,
         "ready_timeout": format_duration(policy.ready_timeout),
         "stop_timeout": format_duration(policy.stop_timeout),
         "commands": entry.commands.is_some(),

@@ -76,7 +76,9 @@ static APP: [Entry; 4] = [
     ),
     Entry::new::<Migrator>(
         "app::Migrator",
-        Policy::new().allowed_failure(true),
+        Policy::new()
+            .allowed_failure(true)
+            .counts_for_readiness(false),
         &["db"],
     )
     .with_commands::<Migrator>(),
@@ -141,6 +143,7 @@ fn services_json_has_every_policy_field() {
     assert_eq!(api["retries"], 0);
     assert_eq!(api["allowed_failure"], false);
     assert_eq!(api["notify_ready"], false);
+    assert_eq!(api["counts_for_readiness"], true);
     assert_eq!(api["commands"], false);
     assert_eq!(api["subcommands"], serde_json::json!([]));
     assert_eq!(api["type"], "app::Api");
@@ -156,6 +159,7 @@ fn services_json_has_every_policy_field() {
 
     let migrator = &services[2];
     assert_eq!(migrator["allowed_failure"], true);
+    assert_eq!(migrator["counts_for_readiness"], false);
     assert_eq!(migrator["commands"], true);
     assert_eq!(migrator["subcommands"], serde_json::json!(["up", "down"]));
 

@@ -100,7 +100,7 @@ pub(crate) fn main(info: AppInfo, entries: &[&Entry], matches: &ArgMatches, conf
             .get_one::<u16>("ops-port-base")
             .expect("`ops-port-base` has a default"),
         budget: config.shutdown_timeout,
-        drain: std::time::Duration::ZERO,
+        drain: config.ops.drain_delay,
     };
     let dir = matches
         .get_one::<PathBuf>("out")

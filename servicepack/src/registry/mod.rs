@@ -6,7 +6,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::runtime::supervisor::{Launch, Lazy};
+use crate::runtime::erased::{self, Construct};
 use crate::service::BoxFuture;
 use crate::{Commander, Context, Policy, Result, Service};
 
@@ -49,8 +49,8 @@ pub struct Entry {
     pub construct: fn() -> Result<Box<dyn Any + Send + Sync>>,
     /// Its subcommands, with `#[service(commands)]`.
     pub commands: Option<CommandsEntry>,
-    /// The supervisor typed by the service (no allocation: the constructor is a fn item).
-    launch: fn() -> Box<dyn Launch>,
+    /// The type-erased constructor (no allocation: the constructor is a fn item).
+    launch: fn() -> Construct,
 }
 
 /// The subcommands of a `#[service(commands)]` service. Not public API.
@@ -109,8 +109,8 @@ fn construct_erased<S: Registered>() -> Result<Box<dyn Any + Send + Sync>> {
     Ok(Box::new(S::construct()?))
 }
 
-fn launch_registered<S: Registered>() -> Box<dyn Launch> {
-    Box::new(Lazy::new(S::construct))
+fn launch_registered<S: Registered>() -> Construct {
+    erased::lazy(S::construct)
 }
 
 fn run_command<S: Registered + Commander>(
@@ -128,10 +128,9 @@ fn run_command<S: Registered + Commander>(
 /// constructor. `#[service]` types become one of these; build your own to run services
 /// without the macros.
 ///
-/// It keeps the service's type behind one small box (the constructor, typed by the
-/// service), so the runtime runs every service with a supervisor made for its type: the
-/// service lives in its supervisor task, neither boxed nor shared, and so does the
-/// future of `stop`.
+/// It keeps the service's type behind one small box (the constructor); from there on
+/// the runtime sees the service only through boxed `run` and `stop` futures, so one
+/// supervisor, compiled once, runs every type.
 ///
 /// # Examples
 ///
@@ -159,13 +158,13 @@ pub struct ServiceDef {
     pub(crate) policy: Policy,
     pub(crate) depends_on: Vec<Cow<'static, str>>,
     /// Taken when the runtime spawns the supervisor.
-    pub(crate) launch: Option<Box<dyn Launch>>,
+    pub(crate) launch: Option<Construct>,
 }
 
 impl ServiceDef {
     /// A service from an instance that already exists.
     pub fn new<S: Service>(name: impl Into<Cow<'static, str>>, service: S) -> Self {
-        Self::with_launch(name, Box::new(Lazy::new(move || Ok(service))))
+        Self::with_launch(name, erased::lazy(move || Ok(service)))
     }
 
     /// A service constructed only if it runs: `construct` is called when the runtime is
@@ -175,7 +174,62 @@ impl ServiceDef {
         S: Service,
         F: FnOnce() -> Result<S> + Send + 'static,
     {
-        Self::with_launch(name, Box::new(Lazy::new(construct)))
+        Self::with_launch(name, erased::lazy(construct))
+    }
+
+    /// The definition of a `#[service]` type, with the policy and dependencies its
+    /// attribute gives: what `#[servicepack::main]` runs for it. Construction stays lazy.
+    ///
+    /// # Panics
+    ///
+    /// When no `#[service]` registration with `T`'s name is linked into the binary (it
+    /// always is for a `#[service]` type the binary names).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use servicepack::prelude::*;
+    /// use servicepack::ServiceDef;
+    ///
+    /// #[service(retries = 2, depends_on = ["database"])]
+    /// #[derive(Default)]
+    /// struct PaymentsApi;
+    ///
+    /// impl Service for PaymentsApi {
+    ///     async fn run(&self, ctx: Context) -> Result<()> {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let api = ServiceDef::of::<PaymentsApi>();
+    /// assert_eq!(api.name(), "payments-api");
+    /// assert_eq!(api.get_policy().max_runs(), Some(3));
+    /// assert_eq!(api.dependencies().collect::<Vec<_>>(), ["database"]);
+    /// ```
+    #[must_use]
+    pub fn of<T: Registered>() -> Self {
+        let type_name = std::any::type_name::<T>();
+        let short = type_name.rsplit("::").next().unwrap_or(type_name);
+        let mut named = SERVICES.iter().filter(|entry| entry.name == T::NAME);
+        let first = named.next();
+        // Two registrations of one name (an invalid app, which `check` reports): the
+        // type's own ident picks.
+        let entry = match named.next() {
+            None => first,
+            Some(second) => [first, Some(second)]
+                .into_iter()
+                .flatten()
+                .chain(named)
+                .find(|entry| entry.type_name.rsplit("::").next() == Some(short)),
+        };
+        let Some(entry) = entry else {
+            panic!(
+                "no `#[service]` registration named `{}` is linked for `{type_name}`",
+                T::NAME
+            );
+        };
+        Self::from_entry(entry)
     }
 
     /// The definition of a registered service. Not public API.
@@ -194,7 +248,7 @@ impl ServiceDef {
         }
     }
 
-    fn with_launch(name: impl Into<Cow<'static, str>>, launch: Box<dyn Launch>) -> Self {
+    fn with_launch(name: impl Into<Cow<'static, str>>, launch: Construct) -> Self {
         Self {
             name: name.into(),
             policy: Policy::new(),

@@ -4,15 +4,14 @@
 //! (`crate::app`) and the command line (`crate::cli`) sit on top of it.
 
 pub(crate) mod catch;
+pub(crate) mod erased;
+pub(crate) mod lifecycle;
 pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod retry;
 pub(crate) mod runner;
 pub(crate) mod shared;
 pub(crate) mod shutdown;
-#[allow(
-    dead_code,
-    reason = "the writer side is wired into the supervisors next"
-)]
+pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod supervisor;

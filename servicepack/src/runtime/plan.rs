@@ -255,6 +255,14 @@ impl Plan {
             .map(|(node, dep)| (self.name(*node), &**dep))
     }
 
+    /// The dependencies of `node` that are not in the set.
+    pub(crate) fn external_of(&self, node: usize) -> impl Iterator<Item = &str> {
+        self.external
+            .iter()
+            .filter(move |(of, _)| *of == node)
+            .map(|(_, dep)| &**dep)
+    }
+
     /// A start order: every node comes after all of its dependencies. Among nodes that
     /// could go in either order, input order wins, so the result is deterministic.
     pub(crate) fn order(&self) -> &[usize] {

@@ -81,6 +81,15 @@ pub enum RunError {
         /// left of the shutdown budget.
         timeout: Duration,
     },
+    /// Dropping a service (its `Drop` impl) panicked: cleanup may not have finished.
+    #[error("service {service} panicked while it was dropped")]
+    Drop {
+        /// The service.
+        service: String,
+        /// The panic, as `panicked: <message>`.
+        #[source]
+        source: Error,
+    },
     /// The shutdown budget ran out before every service had stopped.
     #[error(
         "shutdown budget of {} ran out; still stopping: {}",

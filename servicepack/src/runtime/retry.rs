@@ -28,14 +28,13 @@ pub(crate) enum AfterExit {
     End,
 }
 
-/// The retry bookkeeping of one service: run count, failure count, readiness.
+/// The retry bookkeeping of one service: run count and failure count.
 #[derive(Debug)]
 pub(crate) struct Attempts {
     /// Shared: consecutive services with equal policies share one copy.
     pub(crate) policy: Arc<Policy>,
     runs: u32,
     failures: u32,
-    ready: bool,
 }
 
 impl Attempts {
@@ -44,7 +43,6 @@ impl Attempts {
             policy,
             runs: 0,
             failures: 0,
-            ready: false,
         }
     }
 
@@ -53,12 +51,6 @@ impl Attempts {
     pub(crate) fn transition_to_running(&mut self) -> u32 {
         self.runs = self.runs.saturating_add(1);
         self.runs
-    }
-
-    /// The service is ready; `true` the first time only.
-    #[must_use]
-    pub(crate) fn transition_to_ready(&mut self) -> bool {
-        !std::mem::replace(&mut self.ready, true)
     }
 
     /// The run that lasted `ran_for` failed.
@@ -87,6 +79,13 @@ impl Attempts {
         } else {
             AfterFailure::Final
         }
+    }
+
+    /// The run that lasted `ran_for` failed while shutting down: counts it, to tell a
+    /// final failure from one that would have been retried (no delay is needed).
+    pub(crate) fn count_failure(&mut self, ran_for: Duration) -> AfterFailure {
+        // No jitter: the delay is thrown away.
+        self.transition_to_failed(ran_for, || 0.5)
     }
 
     /// The run returned `Ok(())`; a clean return also clears the failure count.

@@ -24,18 +24,21 @@
 use std::fmt;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
+use crate::runtime::erased::Construct;
+use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::plan::Plan;
 use crate::runtime::report::{Report, RunError, ShutdownCause};
 use crate::runtime::retry::{JitterSource, default_jitter};
 use crate::runtime::shared::{Ending, Event, Shared};
 use crate::runtime::shutdown::{ShutdownHandle, far_future};
-use crate::runtime::supervisor::{Launch, Supervisor};
+use crate::runtime::status::{AppIdentity, Phase, StatusBoard, StatusHandle};
+use crate::runtime::supervisor::Supervisor;
 use crate::{Policy, ServiceDef};
 
 /// Runs a set of services: starts each once its dependencies are ready, retries failures
@@ -84,8 +87,10 @@ use crate::{Policy, ServiceDef};
 pub struct Runner {
     defs: Vec<ServiceDef>,
     budget: Duration,
+    drain: Duration,
     jitter: Option<JitterSource>,
     handle: ShutdownHandle,
+    board: Arc<StatusBoard>,
 }
 
 impl Default for Runner {
@@ -99,6 +104,7 @@ impl fmt::Debug for Runner {
         f.debug_struct("Runner")
             .field("services", &self.defs)
             .field("shutdown_timeout", &self.budget)
+            .field("drain_delay", &self.drain)
             .finish_non_exhaustive()
     }
 }
@@ -113,8 +119,10 @@ impl Runner {
         Self {
             defs: Vec::new(),
             budget: Self::DEFAULT_SHUTDOWN_TIMEOUT,
+            drain: Duration::ZERO,
             jitter: None,
             handle: ShutdownHandle::new(),
+            board: StatusBoard::new(),
         }
     }
 
@@ -138,6 +146,115 @@ impl Runner {
     #[must_use]
     pub fn shutdown_timeout(mut self, budget: Duration) -> Self {
         self.budget = budget;
+        self
+    }
+
+    /// Sets the drain delay (`RUNNER_DRAINDELAY` in an app, SPEC §6.4): on a shutdown
+    /// request the app becomes `draining` at once (not ready, so load balancers stop
+    /// sending traffic) while every service keeps running, and the first service is
+    /// stopped only after `delay`. The shutdown budget starts when the drain ends. A
+    /// fatal failure, or nothing left running, does not drain; a second request during
+    /// the drain forces the exit as usual. The default is zero: no drain.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use servicepack::prelude::*;
+    /// use servicepack::{AppState, Runner, ServiceDef};
+    ///
+    /// struct Api;
+    /// impl Service for Api {
+    ///     async fn run(&self, ctx: Context) -> Result<()> {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap().block_on(async {
+    /// let runner = Runner::new()
+    ///     .service(ServiceDef::new("api", Api))
+    ///     .drain_delay(Duration::from_secs(5));
+    /// let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+    /// let run = tokio::spawn(runner.run());
+    /// tokio::time::sleep(Duration::from_secs(1)).await;
+    /// shutdown.request();
+    /// tokio::time::sleep(Duration::from_secs(1)).await;
+    /// assert_eq!(status.app_state(), AppState::Draining);
+    /// assert_eq!(run.await.unwrap().exit_code(), 0);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.drain = delay;
+        self
+    }
+
+    /// Sets what the status calls the app: its name, version and environment (`dev` or
+    /// `prod`). `#[servicepack::main]` sets them from the binary and `ENV`; the defaults
+    /// are `servicepack`, an empty version and `prod`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use servicepack::Runner;
+    ///
+    /// let runner = Runner::new().app_info("billing", "1.4.0", "dev");
+    /// let status = runner.status().snapshot();
+    /// assert_eq!((status.app.as_str(), status.version.as_str()), ("billing", "1.4.0"));
+    /// assert_eq!(status.env, "dev");
+    /// ```
+    #[must_use]
+    pub fn app_info(
+        self,
+        app: impl Into<String>,
+        version: impl Into<String>,
+        env: impl Into<String>,
+    ) -> Self {
+        self.board.set_info(AppIdentity::new(app, version, env));
+        self
+    }
+
+    /// A read-only handle on the lifecycle of this runner's services (SPEC §5): the state
+    /// of every service and of the app, readiness, and a future for the next change.
+    /// Callable before [`run`](Runner::run) (the app is `starting`, with no services
+    /// until `run` plans them) and still valid after it returned (`stopped`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use servicepack::prelude::*;
+    /// use servicepack::{Runner, ServiceDef, State};
+    ///
+    /// struct Api;
+    /// impl Service for Api {
+    ///     async fn run(&self, ctx: Context) -> Result<()> {
+    ///         ctx.cancelled().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = Runner::new().service(ServiceDef::new("api", Api));
+    /// let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+    /// let run = tokio::spawn(runner.run());
+    /// while !status.is_ready() {
+    ///     status.changed().await;
+    /// }
+    /// assert_eq!(status.snapshot().services[0].state, State::Ready);
+    /// shutdown.request();
+    /// assert_eq!(run.await.unwrap().exit_code(), 0);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn status(&self) -> StatusHandle {
+        self.board.handle()
+    }
+
+    /// Keeps every state change of the run, in order, for `servicepack::testing`.
+    pub(crate) fn keep_history(self) -> Self {
+        self.board.keep_history();
         self
     }
 
@@ -195,9 +312,8 @@ impl Runner {
     /// Not cancel safe: dropping the future aborts every service task at once, without
     /// calling `stop`. Use [`ShutdownHandle::request`] to shut down gracefully.
     pub async fn run(self) -> Report {
-        let task = tokio::spawn(coordinate(self));
-        let mut task = AbortOnDrop(task);
-        match (&mut task.0).await {
+        let mut task = AbortOnDropHandle::new(tokio::spawn(coordinate(self)));
+        match (&mut task).await {
             Ok(report) => report,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             // Only a runtime that is shutting down cancels the task; then nobody waits here.
@@ -211,14 +327,6 @@ impl Runner {
     }
 }
 
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 struct Coordinator {
     plan: Arc<Plan>,
     /// Per service: whether it has ended (no further run will start).
@@ -227,6 +335,7 @@ struct Coordinator {
     /// Services that may still run: spawned and not ended.
     alive: usize,
     budget: Duration,
+    drain: Duration,
     budget_end: Option<Instant>,
     cause: Option<ShutdownCause>,
     errors: Vec<RunError>,
@@ -237,7 +346,7 @@ impl Drop for Coordinator {
         self.shared.stop_token.cancel();
         // Normally every task is done; after a forced exit or an exhausted budget, the
         // stragglers are abandoned, and no further stop begins.
-        if self.shared.running.load(Ordering::Acquire) == 0 {
+        if self.shared.tracker.is_empty() {
             return;
         }
         self.shared.walk.abandon();
@@ -257,6 +366,8 @@ async fn coordinate(runner: Runner) -> Report {
     let mut forced = pin!(forced.cancelled());
     let mut graceful = pin!(graceful.cancelled());
     let mut budget_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
+    let mut drain_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
+    let mut draining = false;
     let mut timer_armed = false;
     let mut timer_fired = false;
     let mut batch = Vec::with_capacity(1024);
@@ -275,7 +386,7 @@ async fn coordinate(runner: Runner) -> Report {
                     return this.budget_exhausted(still_stopping);
                 }
             }
-            if this.shared.running.load(Ordering::Acquire) == 0 {
+            if this.shared.tracker.is_empty() {
                 // Every task has finished, and sent what it had to before it said so.
                 while let Ok(event) = inbox.try_recv() {
                     this.handle(event);
@@ -290,7 +401,7 @@ async fn coordinate(runner: Runner) -> Report {
                 return report;
             }
         }
-        let all_finished = this.shared.all_finished.notified();
+        let all_finished = this.shared.tracker.wait();
         tokio::select! {
             biased;
             () = &mut forced => {
@@ -309,7 +420,17 @@ async fn coordinate(runner: Runner) -> Report {
                     this.handle(event);
                 }
             }
-            () = &mut graceful, if this.cause.is_none() => {
+            () = &mut graceful, if this.cause.is_none() && !draining => {
+                if this.drain.is_zero() {
+                    this.begin_shutdown(ShutdownCause::Requested);
+                } else {
+                    // Services keep running; readers see `draining` at once.
+                    draining = true;
+                    this.shared.status.set_phase(Phase::Draining);
+                    drain_timer.as_mut().reset(Instant::now() + this.drain);
+                }
+            }
+            () = &mut drain_timer, if draining && this.cause.is_none() => {
                 this.begin_shutdown(ShutdownCause::Requested);
             }
             // Judged at the top of the loop.
@@ -326,8 +447,10 @@ impl Coordinator {
         let Runner {
             mut defs,
             budget,
+            drain,
             jitter,
             handle,
+            board,
         } = runner;
         // The names move into the plan: no copy per service.
         let nodes = defs.iter_mut().map(|def| {
@@ -342,13 +465,21 @@ impl Coordinator {
         };
         let (events, inbox) = mpsc::unbounded_channel();
         let jitter = jitter.unwrap_or_else(default_jitter);
-        let shared = Arc::new(Shared::new(plan.clone(), events, jitter));
+        board.plan(
+            plan.clone(),
+            defs.iter().map(|def| {
+                let policy = &def.policy;
+                (policy.allowed_failure, policy.counts_for_readiness)
+            }),
+        );
+        let shared = Arc::new(Shared::new(plan.clone(), events, jitter, board));
         let mut this = Self {
             alive: plan.len(),
             ended: vec![false; plan.len()],
             plan,
             shared,
             budget,
+            drain,
             budget_end: None,
             cause: None,
             errors: Vec::new(),
@@ -361,9 +492,12 @@ impl Coordinator {
         if handle.is_requested() {
             this.alive = 0;
             for node in 0..this.plan.len() {
-                tracing::error_span!("service", service = %this.plan.name(node))
-                    .in_scope(|| tracing::warn!(reason = "shutdown began", "skipped"));
+                tracing::error_span!("service", service = %this.plan.name(node)).in_scope(|| {
+                    let skipped = Lifecycle::Skipped(Skip::ShutdownBegan);
+                    lifecycle::emit(&this.shared.status, node, &skipped);
+                });
             }
+            this.shared.tracker.close();
             this.begin_shutdown(ShutdownCause::Requested);
         } else {
             this.start_all(&mut defs);
@@ -376,9 +510,6 @@ impl Coordinator {
     /// runtime polls them first.
     fn start_all(&mut self, defs: &mut [ServiceDef]) {
         let mut last_policy: Option<Arc<Policy>> = None;
-        self.shared
-            .running
-            .store(self.plan.len(), Ordering::Release);
         for i in 0..self.plan.len() {
             let node = self.plan.order()[i];
             let def = &mut defs[node];
@@ -394,6 +525,7 @@ impl Coordinator {
             last_policy = Some(policy.clone());
             self.start(node, policy, launch);
         }
+        self.shared.tracker.close();
     }
 
     /// The report: the errors seen so far (the coordinator's, then what finished
@@ -402,6 +534,7 @@ impl Coordinator {
         let mut errors = std::mem::take(&mut self.errors);
         errors.extend(self.shared.take_problems());
         errors.extend(last);
+        self.shared.status.set_phase(Phase::Stopped);
         Report::from_errors(errors, self.cause.take())
     }
 
@@ -420,15 +553,13 @@ impl Coordinator {
             .collect()
     }
 
-    fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Box<dyn Launch>) {
-        let abort = Supervisor {
+    fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Construct) {
+        let supervisor = Supervisor {
             node,
             policy,
-            launch,
             shared: self.shared.clone(),
-        }
-        .spawn();
-        self.shared.tasks[node].spawned(abort);
+        };
+        self.shared.tasks[node].spawn(launch, || supervisor.spawn());
     }
 
     /// A service ended (no further run of it will start): one fewer left running, and a
@@ -460,6 +591,7 @@ impl Coordinator {
             .checked_add(self.budget)
             .unwrap_or_else(|| far_future(now));
         self.budget_end = Some(end);
+        self.shared.status.set_phase(Phase::Stopping);
         let _ = self.shared.shutdown_window.set((now, end));
         // No run starts from here on; services still waiting for their dependencies
         // give up (and report themselves skipped).
@@ -467,6 +599,6 @@ impl Coordinator {
         // The supervisors walk the reverse edges from here: every service that no
         // unfinished dependent holds back stops now, the others when their dependents
         // have finished.
-        self.shared.walk.begin(&self.plan);
+        self.shared.begin_stop_walk();
     }
 }

@@ -2,23 +2,33 @@
 //! readiness [`Gate`]s that dependents wait on, the stop walk (`shutdown.rs`) that
 //! supervisors drive themselves, and the [`Event`]s supervisors send.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+use tracing::Instrument as _;
 
-use crate::RunError;
+use crate::context::Name;
+use crate::runtime::catch;
+use crate::runtime::erased;
+use crate::runtime::lifecycle::{self, Lifecycle};
 use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
 use crate::runtime::shutdown::StopWalk;
+use crate::runtime::shutdown::stop_deadline;
+use crate::runtime::status::StatusBoard;
+use crate::{Context, Result, RunError};
 
 /// State every supervisor shares with the coordinator.
 pub(crate) struct Shared {
     pub(crate) events: UnboundedSender<Event>,
+    /// The lifecycle as data, for whoever reads it.
+    pub(crate) status: Arc<StatusBoard>,
     pub(crate) plan: Arc<Plan>,
     /// Per service with dependents: its readiness, which they wait for.
     pub(crate) gates: Vec<Option<Gate>>,
@@ -41,10 +51,8 @@ pub(crate) struct Shared {
     /// What finished supervisors had to report (a failed or late stop, say); the
     /// coordinator collects it when it writes the report.
     pub(crate) problems: Mutex<Vec<RunError>>,
-    /// Supervisor tasks not finished yet.
-    pub(crate) running: AtomicUsize,
-    /// Notified when `running` reaches zero.
-    pub(crate) all_finished: Notify,
+    /// The supervisor tasks not finished yet: each holds a token until it is done.
+    pub(crate) tracker: TaskTracker,
 }
 
 impl Shared {
@@ -54,12 +62,14 @@ impl Shared {
         plan: Arc<Plan>,
         events: UnboundedSender<Event>,
         jitter: JitterSource,
+        status: Arc<StatusBoard>,
     ) -> Self {
         let gates = (0..plan.len())
             .map(|node| (!plan.dependents(node).is_empty()).then(Gate::new))
             .collect();
         Self {
             events,
+            status,
             walk: StopWalk::new(&plan),
             tasks: (0..plan.len()).map(|_| TaskSlot::default()).collect(),
             plan,
@@ -70,14 +80,90 @@ impl Shared {
             stop_token: CancellationToken::new(),
             jitter: Mutex::new(jitter),
             problems: Mutex::new(Vec::new()),
-            running: AtomicUsize::new(0),
-            all_finished: Notify::new(),
+            tracker: TaskTracker::new(),
         }
     }
 
     /// Shutdown has begun: no run may start any more.
     pub(crate) fn shutdown_began(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Shutdown has begun: releases the walk's hold on every service, so those that no
+    /// unfinished dependent holds stop now (the window must be set before).
+    pub(crate) fn begin_stop_walk(self: &Arc<Self>) {
+        self.walk.begin(&self.plan, |node| self.after_cancel(node));
+    }
+
+    /// `node`'s supervisor has finished: its dependencies may stop once nothing else
+    /// holds them.
+    pub(crate) fn finished_walk(self: &Arc<Self>, node: usize) {
+        self.walk
+            .finished(&self.plan, node, |dep| self.after_cancel(dep));
+    }
+
+    /// `node`'s token was just cancelled. Its supervisor calls `stop` when it sees that,
+    /// unless it is inside a poll of `run`, which may be blocking its thread: then a
+    /// watcher task checks again after [`RESCUE_GRACE`], and if the supervisor is still
+    /// in that same poll, calls `stop` on a task of its own (SPEC §4.7).
+    fn after_cancel(self: &Arc<Self>, node: usize) {
+        // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
+        // cancelled token before it polls `run`, or this sees it polling.
+        fence(Ordering::SeqCst);
+        let polls = self.tasks[node].polls.load(Ordering::SeqCst);
+        if polls.is_multiple_of(2) {
+            return;
+        }
+        let shared = Arc::clone(self);
+        drop(tokio::spawn(async move {
+            let mut seen = polls;
+            loop {
+                tokio::time::sleep(RESCUE_GRACE).await;
+                let now = shared.tasks[node].polls.load(Ordering::SeqCst);
+                if now.is_multiple_of(2) {
+                    // Out of the poll: the supervisor sees its token and stops.
+                    return;
+                }
+                if now == seen {
+                    return shared.rescue(node);
+                }
+                seen = now;
+            }
+        }));
+    }
+
+    /// Calls `node`'s `stop` on a task of its own, unless its supervisor got there first.
+    fn rescue(&self, node: usize) {
+        self.tasks[node].rescue(|service, stop_timeout| {
+            let span = tracing::error_span!("service", service = %self.plan.name(node));
+            span.in_scope(|| lifecycle::emit(&self.status, node, &Lifecycle::Stopping));
+            let deadline = stop_deadline(stop_timeout, self.shutdown_window.get().copied()).0;
+            let name = Name::Plan {
+                plan: self.plan.clone(),
+                node,
+            };
+            let ctx = Context::new(
+                name,
+                self.status.attempt(node),
+                self.stop_token.clone(),
+                None,
+                Some(deadline),
+            );
+            let stop = async move {
+                // `stop` of a hand-written impl may panic before it returns its future.
+                match catch::call(|| Ok(service.stop(ctx))) {
+                    Ok(stop) => {
+                        let mut stop = std::pin::pin!(Some(stop));
+                        catch::drive(stop.as_mut()).await
+                    }
+                    Err(error) => Err(error),
+                }
+            };
+            (
+                AbortOnDropHandle::new(tokio::spawn(stop.instrument(span))),
+                deadline,
+            )
+        });
     }
 
     /// Marks the beginning of shutdown for every supervisor.
@@ -88,7 +174,7 @@ impl Shared {
         self.shutdown.cancel();
         // Whoever still waits for a dependency gives up (and reports itself skipped).
         for gate in self.gates.iter().flatten() {
-            gate.settle(SKIPPED);
+            gate.settle(GateState::Skipped);
         }
     }
 
@@ -112,82 +198,253 @@ impl Shared {
     }
 }
 
-/// One supervisor task's abort handle, kept while the task runs so that the coordinator
-/// can abort the stragglers when it stops waiting for them. The task clears its slot when
+/// How long a supervisor may stay inside one poll of `run` after its token was cancelled
+/// before `stop` is called from another task: long enough that a `run` which merely
+/// happens to be running is not overtaken, short next to any stop deadline.
+pub(crate) const RESCUE_GRACE: Duration = Duration::from_millis(20);
+
+/// One service's supervisor task as others see it: its abort handle, kept while the task
+/// runs so that the coordinator can abort the stragglers when it stops waiting for them;
+/// the service, once constructed, and who calls its `stop`. The task clears its slot when
 /// it finishes, so its memory is freed then, by the thread that ran it, not all at once
 /// by the coordinator at the end.
 #[derive(Default)]
-pub(crate) struct TaskSlot(Mutex<Task>);
+pub(crate) struct TaskSlot {
+    /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
+    /// keeps the parity).
+    polls: AtomicU32,
+    /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
+    /// (set under the lock, with the rescue stored) by another task. Lock-free for the
+    /// supervisor in the common case.
+    claim: AtomicU8,
+    inner: Mutex<SlotInner>,
+}
 
 #[derive(Default)]
-enum Task {
+struct SlotInner {
+    /// The task's handle while it runs (`None` before it is spawned and once finished).
+    task: Option<AbortHandle>,
+    finished: bool,
+    /// The constructor until the task takes it (kept here, not in the task: every
+    /// byte of the task counts), then the service until the task finishes.
+    held: Held,
+    /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
+    stop_timeout: u64,
+    /// A `stop` called from another task, and its deadline.
+    rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
+}
+
+#[derive(Default)]
+enum Held {
     #[default]
-    Unspawned,
-    Running(AbortHandle),
-    Finished,
+    Nothing,
+    Construct(erased::Construct),
+    Service(erased::Shared),
+}
+
+const OPEN: u8 = 0;
+const CLAIMED: u8 = 1;
+const RESCUED: u8 = 2;
+
+/// How the supervisor's stop goes: it calls `stop` itself, or another task did.
+pub(crate) enum Claim {
+    Mine,
+    /// `stop` runs on this task, against this deadline.
+    Rescued(AbortOnDropHandle<Result<()>>, Instant),
 }
 
 impl TaskSlot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Task> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The task was spawned: keeps its handle, unless it has finished already.
-    pub(crate) fn spawned(&self, handle: AbortHandle) {
-        let mut task = self.lock();
-        if matches!(*task, Task::Unspawned) {
-            *task = Task::Running(handle);
+    /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
+    /// under one lock: the task, which takes the constructor first thing, waits for it.
+    pub(crate) fn spawn(&self, construct: erased::Construct, spawn: impl FnOnce() -> AbortHandle) {
+        let mut inner = self.lock();
+        inner.held = Held::Construct(construct);
+        inner.task = Some(spawn());
+    }
+
+    /// The task has finished (called by the task itself). Returns the service, so the
+    /// task drops it where a panic in its `Drop` is caught.
+    pub(crate) fn finished(&self) -> Option<erased::Shared> {
+        let mut inner = self.lock();
+        inner.finished = true;
+        let task = inner.task.take();
+        let held = std::mem::take(&mut inner.held);
+        drop(inner);
+        drop(task);
+        match held {
+            Held::Service(service) => Some(service),
+            Held::Nothing | Held::Construct(_) => None,
         }
-    }
-
-    /// The task has finished (called by the task itself).
-    pub(crate) fn finished(&self) {
-        let handle = std::mem::replace(&mut *self.lock(), Task::Finished);
-        drop(handle);
     }
 
     /// Whether the task was spawned and has not finished.
     pub(crate) fn is_running(&self) -> bool {
-        matches!(*self.lock(), Task::Running(_))
+        self.lock().task.is_some()
     }
 
     /// Aborts the task if it is still running.
     pub(crate) fn abort(&self) {
         // Outside the lock: the aborted task's state, when dropped, clears this slot.
-        let task = std::mem::replace(&mut *self.lock(), Task::Finished);
-        if let Task::Running(handle) = task {
+        let task = {
+            let mut inner = self.lock();
+            inner.finished = true;
+            inner.task.take()
+        };
+        if let Some(handle) = task {
             handle.abort();
         }
+    }
+
+    /// Keeps the constructor until the task takes it.
+    #[cfg(test)]
+    pub(crate) fn keep_construct(&self, construct: erased::Construct) {
+        self.lock().held = Held::Construct(construct);
+    }
+
+    /// The constructor, for the task to call.
+    pub(crate) fn take_construct(&self) -> Option<erased::Construct> {
+        match std::mem::take(&mut self.lock().held) {
+            Held::Construct(construct) => Some(construct),
+            Held::Nothing | Held::Service(_) => None,
+        }
+    }
+
+    /// The service is constructed: another task may call its `stop` from now on.
+    pub(crate) fn constructed(&self, service: erased::Shared, stop_timeout: Duration) {
+        let mut inner = self.lock();
+        inner.held = Held::Service(service);
+        inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
+    }
+
+    /// The supervisor is about to poll `run`, or has polled it.
+    pub(crate) fn count_poll(&self) {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The supervisor's turn to stop: it calls `stop`, unless another task already did.
+    pub(crate) fn claim_stop(&self) -> Claim {
+        if self.claim.swap(CLAIMED, Ordering::AcqRel) == OPEN {
+            return Claim::Mine;
+        }
+        // Rescued: the rescue stored its task under the lock before it let go.
+        match self.lock().rescued.take() {
+            Some(rescued) => Claim::Rescued(rescued.0, rescued.1),
+            None => Claim::Mine,
+        }
+    }
+
+    /// Calls `stop` through `spawn` (given the service and its `stop_timeout`), unless
+    /// the supervisor claimed it first.
+    fn rescue(
+        &self,
+        spawn: impl FnOnce(erased::Shared, Duration) -> (AbortOnDropHandle<Result<()>>, Instant),
+    ) {
+        let mut inner = self.lock();
+        let Held::Service(service) = &inner.held else {
+            return;
+        };
+        if self
+            .claim
+            .compare_exchange(OPEN, RESCUED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let service = Arc::clone(service);
+        let stop_timeout = Duration::from_nanos(inner.stop_timeout);
+        inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
+    }
+}
+
+/// What the supervisor holds around every poll of `run`, so that a `run` that blocks its
+/// thread does not keep `stop` from being called.
+pub(crate) struct RunGuard<'a> {
+    pub(crate) slot: &'a TaskSlot,
+    pub(crate) token: &'a CancellationToken,
+}
+
+impl RunGuard<'_> {
+    /// Polls the run in `run` unless the token is cancelled (then `Pending`: the caller
+    /// watches the token and stops). The first poll of an attempt always happens: `run`
+    /// was called, so it begins before its `stop`.
+    pub(crate) fn poll(
+        &self,
+        run: std::pin::Pin<&mut Option<crate::runtime::supervisor::RunFuture<'_>>>,
+        cx: &mut std::task::Context<'_>,
+        first: bool,
+    ) -> std::task::Poll<Option<Result<()>>> {
+        self.slot.count_poll();
+        // Pairs with the fence in `Shared::after_cancel`.
+        fence(Ordering::SeqCst);
+        if !first && self.token.is_cancelled() {
+            self.slot.count_poll();
+            return std::task::Poll::Pending;
+        }
+        let poll = catch::poll_slot(run, cx);
+        self.slot.count_poll();
+        poll
     }
 }
 
 /// What the dependents of one service wait for: it settles once, ready or not.
 pub(crate) struct Gate {
-    pub(crate) state: AtomicU8,
-    pub(crate) settled: CancellationToken,
+    state: AtomicU8,
+    settled: CancellationToken,
 }
 
-pub(crate) const PENDING: u8 = 0;
-pub(crate) const READY: u8 = 1;
-pub(crate) const FAILED: u8 = 2;
-pub(crate) const SKIPPED: u8 = 3;
+/// How a [`Gate`] settled (or not yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum GateState {
+    Pending,
+    /// The service is ready (or returned `Ok(())`): dependents may start.
+    Ready,
+    /// The service failed for good before it was ready.
+    Failed,
+    /// The service never started, or ended without being ready.
+    Skipped,
+}
+
+impl GateState {
+    const fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Ready,
+            2 => Self::Failed,
+            3 => Self::Skipped,
+            _ => Self::Pending,
+        }
+    }
+}
 
 impl Gate {
     pub(crate) fn new() -> Self {
         Self {
-            state: AtomicU8::new(PENDING),
+            state: AtomicU8::new(GateState::Pending as u8),
             settled: CancellationToken::new(),
         }
     }
 
     /// Settles the gate as `state`, unless it is settled already.
-    pub(crate) fn settle(&self, state: u8) {
-        let settled =
-            self.state
-                .compare_exchange(PENDING, state, Ordering::AcqRel, Ordering::Acquire);
+    pub(crate) fn settle(&self, state: GateState) {
+        let settled = self.state.compare_exchange(
+            GateState::Pending as u8,
+            state as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         if settled.is_ok() {
             self.settled.cancel();
         }
+    }
+
+    /// Waits until the gate settles; how it did.
+    pub(crate) async fn settled(&self) -> GateState {
+        self.settled.cancelled().await;
+        GateState::from_u8(self.state.load(Ordering::Acquire))
     }
 }
 

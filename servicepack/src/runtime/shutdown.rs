@@ -28,7 +28,7 @@
 //! timer is touched.
 
 use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::task::Poll;
@@ -39,9 +39,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::Name;
 use crate::runtime::catch;
+use crate::runtime::erased::ErasedService;
 use crate::runtime::plan::Plan;
+use crate::runtime::shared::Claim;
 use crate::runtime::supervisor::RunFuture;
-use crate::{Context, Result, Service};
+use crate::{Context, Result};
 
 /// The reverse-edge walk, shared by every supervisor: per service, its token and the
 /// holds on its stop. (Kept as separate arrays: the tokens are only read, so the
@@ -76,25 +78,28 @@ impl StopWalk {
     }
 
     /// Shutdown has begun: releases the hold it had on every service, so those that no
-    /// unfinished dependent holds stop now. Once per run; the shutdown window must be set
-    /// before.
-    pub(crate) fn begin(&self, plan: &Plan) {
+    /// unfinished dependent holds stop now; `stopped` hears of each. Once per run; the
+    /// shutdown window must be set before.
+    pub(crate) fn begin(&self, plan: &Plan, mut stopped: impl FnMut(usize)) {
         for node in 0..self.tokens.len() {
             if plan.dependents(node).is_empty() {
                 // Shutdown was its only hold: no need to count (one atomic write less
                 // per service, which matters when ten thousand stop at once).
                 self.tokens[node].cancel();
-            } else {
-                self.release(node);
+                stopped(node);
+            } else if self.release(node) {
+                stopped(node);
             }
         }
     }
 
-    /// `node`'s supervisor has finished: releases its hold on each of its dependencies.
-    /// Once per supervisor.
-    pub(crate) fn finished(&self, plan: &Plan, node: usize) {
+    /// `node`'s supervisor has finished: releases its hold on each of its dependencies;
+    /// `stopped` hears of each whose turn to stop came. Once per supervisor.
+    pub(crate) fn finished(&self, plan: &Plan, node: usize, mut stopped: impl FnMut(usize)) {
         for &dep in plan.dependencies(node) {
-            self.release(dep);
+            if self.release(dep) {
+                stopped(dep);
+            }
         }
     }
 
@@ -103,14 +108,17 @@ impl StopWalk {
         self.abandoned.store(true, Ordering::Release);
     }
 
-    /// Releases one hold on `node`; the last one lets it stop. The release ordering makes
-    /// everything the releasing dependents did happen before `node` stops.
-    fn release(&self, node: usize) {
+    /// Releases one hold on `node`; the last one lets it stop (and says so). The
+    /// release ordering makes everything the releasing dependents did happen before
+    /// `node` stops.
+    fn release(&self, node: usize) -> bool {
         if self.holds[node].fetch_sub(1, Ordering::AcqRel) == 1
             && !self.abandoned.load(Ordering::Acquire)
         {
             self.tokens[node].cancel();
+            return true;
         }
+        false
     }
 }
 
@@ -129,6 +137,8 @@ pub(crate) struct Stopped {
     pub(crate) stop: Finished<Result<()>>,
     /// How long the runtime was prepared to wait.
     pub(crate) timeout: Duration,
+    /// When the stop ended (read for the lateness check, reused for the status).
+    pub(crate) ended: Instant,
 }
 
 impl Stopped {
@@ -137,103 +147,142 @@ impl Stopped {
     }
 }
 
-/// Calls `stop` at once and drives it together with `run` (the attempt the cancellation
-/// interrupted, if `run` holds one) until both return or the deadline passes. The stop
-/// future lives inline in the returned future, the interrupted run where it was pinned:
-/// nothing is boxed unless the stop takes more than one poll.
-pub(crate) fn stop_service<'a, 'r, S: Service>(
-    service: &'a S,
-    name: Name,
-    attempt: u32,
-    token: CancellationToken,
+/// Who calls `stop`, and the rest of what a stop needs.
+pub(crate) struct StopRequest<'a> {
+    pub(crate) service: &'a dyn ErasedService,
+    pub(crate) name: Name,
+    pub(crate) attempt: u32,
+    pub(crate) token: CancellationToken,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) window: Option<(Instant, Instant)>,
+    pub(crate) claim: Claim,
+}
+
+/// Calls `stop` at once (unless another task did already, because `run` was blocking
+/// its thread) and drives it together with `run` (the attempt the cancellation
+/// interrupted, if `run` holds one) until both return or the deadline passes. The
+/// synchronous part runs when the caller first polls, which is when the stop begins;
+/// only what the wait needs is carried into the future (it lives inline in every idle
+/// supervisor), and the timer is boxed, for the stops that take more than one poll.
+pub(crate) fn stop_service<'a, 'r>(
+    request: StopRequest<'a>,
     run: Pin<&'r mut Option<RunFuture<'a>>>,
-    stop_timeout: Duration,
-    window: Option<(Instant, Instant)>,
-) -> impl Future<Output = Stopped> + Send + use<'a, 'r, S> {
-    // The synchronous part runs when the caller first polls, which is when the stop
-    // begins; only what the wait needs is carried into the future.
-    let (ctx, deadline, began) = begin_stop(name, attempt, token, stop_timeout, window);
+) -> impl Future<Output = Stopped> + Send + use<'a, 'r> {
+    let StopRequest {
+        service,
+        name,
+        attempt,
+        token,
+        stop_timeout,
+        window,
+        claim,
+    } = request;
     let had_run = run.is_some();
-    // `stop` of a hand-written impl may panic before it returns its future.
-    let (stop, stop_result) = match catch::call(|| Ok(service.stop(ctx))) {
-        Ok(stop) => (Some(stop), None),
-        Err(error) => (None, Some(Err(error))),
+    let (stop, stop_result, deadline, began) = match claim {
+        Claim::Mine => {
+            let (deadline, began) = stop_deadline(stop_timeout, window);
+            let ctx = Context::new(name, attempt, token, None, Some(deadline));
+            // `stop` of a hand-written impl may panic before it returns its future.
+            match catch::call(|| Ok(service.stop(ctx))) {
+                Ok(stop) => (Some(stop), None, deadline, began),
+                Err(error) => (None, Some(Err(error)), deadline, began),
+            }
+        }
+        Claim::Rescued(handle, deadline) => {
+            let stop: RunFuture<'a> = Box::pin(async move {
+                handle
+                    .await
+                    .unwrap_or_else(|_| Err("`stop` was abandoned".into()))
+            });
+            (Some(stop), None, deadline, None)
+        }
+    };
+    // Without a clock reading at the start, the budget decided the deadline.
+    let began = began.or(window.map(|(start, _)| start));
+    let mut both = StopAndRun {
+        stop,
+        run,
+        stop_result,
+        run_result: None,
     };
     async move {
-        let mut both = Both {
-            stop: pin!(stop),
-            run,
-            stop_result,
-            run_result: None,
-        };
         // Most stops finish in their first poll: only the others need a timer (and the
         // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
         let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
+        // A `stop` (or `run`) that blocked its thread past the deadline returned "in
+        // time" as far as the timer could tell: the clock says whether the poll in which
+        // it returned began before the deadline and ended after it. (One that merely
+        // woke up with the deadline's timer is in time, as `timeout` says.)
+        let mut ended = Instant::now();
+        let mut late = first.is_ready() && ended > deadline;
         let mut began = began;
         if first.is_pending() {
-            began.get_or_insert_with(Instant::now);
-            let wait = poll_fn(|cx| both.poll(cx));
+            began = Some(Instant::now());
+            let blocked = AtomicBool::new(false);
+            let wait = poll_fn(|cx| {
+                let start = Instant::now();
+                let poll = both.poll(cx);
+                if poll.is_ready() && start <= deadline && Instant::now() > deadline {
+                    blocked.store(true, Ordering::Relaxed);
+                }
+                poll
+            });
             let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
+            late = blocked.into_inner();
+            ended = Instant::now();
         }
         // At the deadline both are dropped, here, before the caller reports the service
         // stopped (which lets its dependencies stop): the interrupted run lives in the
         // caller's slot, which would otherwise keep it until the task ends.
         both.run.set(None);
-        both.stop.set(None);
+        both.stop = None;
         let finished =
             |result: Option<Result<()>>| result.map_or(Finished::TimedOut, Finished::Returned);
+        let stop_result = if late { None } else { both.stop_result };
         Stopped {
             run: had_run.then(|| finished(both.run_result)),
-            stop: finished(both.stop_result),
-            timeout: began.map_or(Duration::ZERO, |began| {
-                deadline.saturating_duration_since(began)
-            }),
+            stop: finished(stop_result),
+            timeout: deadline.saturating_duration_since(began.unwrap_or(deadline)),
+            ended,
         }
     }
 }
 
-/// The part of a stop that does not depend on the service's type: logs it, and makes
-/// `stop`'s context with its deadline. Returns the context, the deadline, and when the
-/// stop began if the clock was read.
-fn begin_stop(
-    name: Name,
-    attempt: u32,
-    token: CancellationToken,
+/// The deadline of a stop that begins now: the smaller of `stop_timeout` from now and
+/// the budget's end, and when the stop began if the clock was read. When `stop_timeout`
+/// is longer than the whole budget (the defaults: 30 s and 10 s), the budget decides
+/// without reading the clock, which matters when thousands stop.
+pub(crate) fn stop_deadline(
     stop_timeout: Duration,
     window: Option<(Instant, Instant)>,
-) -> (Context, Instant, Option<Instant>) {
-    tracing::info!("stopping");
-    // The deadline is the smaller of `stop_timeout` from now and the budget's end. When
-    // `stop_timeout` is longer than the whole budget (the defaults: 30 s and 10 s), the
-    // budget decides without reading the clock, which matters when thousands stop.
-    let mut began = None;
-    let deadline = match window {
-        Some((start, end)) if start.checked_add(stop_timeout).is_none_or(|t| t >= end) => end,
+) -> (Instant, Option<Instant>) {
+    match window {
+        Some((start, end)) if start.checked_add(stop_timeout).is_none_or(|t| t >= end) => {
+            (end, None)
+        }
         _ => {
             let now = Instant::now();
-            began = Some(now);
             let own = now
                 .checked_add(stop_timeout)
                 .unwrap_or_else(|| far_future(now));
-            window.map_or(own, |(_, end)| own.min(end))
+            (window.map_or(own, |(_, end)| own.min(end)), Some(now))
         }
-    };
-    let ctx = Context::new(name, attempt, token, None, Some(deadline));
-    (ctx, deadline, began)
+    }
 }
 
-/// `stop` and the interrupted `run`, each in its pinned slot, polled together.
-struct Both<'r, 'a, G> {
-    stop: Pin<&'r mut Option<G>>,
+/// `stop` (boxed, so it moves freely) and the interrupted `run` in its pinned slot,
+/// polled together.
+struct StopAndRun<'r, 'a> {
+    stop: Option<RunFuture<'a>>,
     run: Pin<&'r mut Option<RunFuture<'a>>>,
     stop_result: Option<Result<()>>,
     run_result: Option<Result<()>>,
 }
 
-impl<G: Future<Output = Result<()>>> Both<'_, '_, G> {
+impl StopAndRun<'_, '_> {
     /// Polls what has not returned; ready when both have.
     fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        if let Poll::Ready(Some(result)) = catch::poll_slot(self.stop.as_mut(), cx) {
+        if let Poll::Ready(Some(result)) = catch::poll_slot(Pin::new(&mut self.stop), cx) {
             self.stop_result = Some(result);
         }
         if let Poll::Ready(Some(result)) = catch::poll_slot(self.run.as_mut(), cx) {

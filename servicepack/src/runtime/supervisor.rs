@@ -20,21 +20,20 @@
 //! task calls `stop` at once, concurrently with a `run` that may still be going. When the
 //! task finishes (which it notes when its state is dropped, so even an aborted or
 //! panicking task does), it leaves its problems in a shared list, releases its holds on
-//! its dependencies' stops, and decrements the count of running tasks; only the last one
-//! wakes the coordinator. Ten thousand services stopping at once thus send no message.
+//! its dependencies' stops, and drops its `TaskTracker` token; the tracker wakes the
+//! coordinator when the last one goes. Ten thousand services stopping at once thus send
+//! no message.
 //!
-//! The supervisor is generic over the service type (a `ServiceDef` carries a boxed
-//! `Launch`, implemented for each `S: Service`, instead of an `Arc<dyn ...>`): the task
-//! owns the service, and `run` and `stop` borrow it from there, concurrently during a
-//! stop, without a reference count or a virtual call. `stop`'s future is held inline (the
-//! default one is a byte). `run`'s future is boxed on purpose: held inline, a typical one
-//! (a `Context` and a wait on its token, ~230 bytes) pushes the task cell past tokio's
-//! 512-byte step to 640, and allocating that 128-aligned cell, on the one thread that
-//! spawns every supervisor, cost a flat 10,000-service start ~25 % (measured), more than
-//! the box costs the worker that polls the attempt. A service with a huge `run` future
-//! thus costs its box, not a huge task. Boxed anyway, `run`'s future is type-erased, so
-//! the attempt loop's waits, the readiness wait and all the logging are not generic:
-//! each service type adds only its constructor, its `stop` and a thin loop to the binary.
+//! The supervisor is one type for every service: it sees the service only through
+//! [`ErasedService`] (`erased.rs`), whose `run` and `stop` futures come boxed, so the
+//! attempt loop, the readiness wait, the retry wait, the stop path and all the logging
+//! are compiled once, however many service types the binary has (per type there is only
+//! the constructor and two boxing shims). The service is shared (`Arc`): if `run` blocks
+//! its thread when its token is cancelled, the task that cancelled it calls `stop` from a
+//! task of its own (`shared.rs`, SPEC §4.7), since this one is stuck inside `run`. Every
+//! poll of `run` goes through a [`RunGuard`] that makes this visible, and once the token
+//! is cancelled `run` is not polled again before `stop` is called. Every lifecycle event
+//! goes through `lifecycle::emit`, which logs it and records it on the status board.
 //!
 //! Every idle service costs one of these tasks, so the future is kept small (a unit test
 //! holds a trivial service's supervisor to 368 bytes, the 512-byte cell): the rare phases
@@ -42,10 +41,8 @@
 //! policy is shared, and the state is built before the task is spawned.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -55,48 +52,16 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::context::{Name, ReadyLatch};
-use crate::runtime::catch::{self, NotReady, chain};
+use crate::runtime::catch::{self, NotReady};
+use crate::runtime::erased::{self, ErasedService};
+use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
-use crate::runtime::shared::{Ending, Event, FAILED, READY, SKIPPED, Shared};
-use crate::runtime::shutdown::{self, Finished, Stopped};
+use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
+use crate::runtime::shutdown::{self, Finished, StopRequest, Stopped};
+use crate::runtime::state::{ServiceState, TransitionToDone, TransitionToEnded, TransitionToReady};
 use crate::service::BoxFuture;
-use crate::{Context, Error, Policy, Result, RunError, Service, format_duration};
-
-/// A service's supervisor, typed by the service, before it is spawned: what a
-/// [`ServiceDef`](crate::ServiceDef) carries instead of a type-erased service.
-pub(crate) trait Launch: Send {
-    /// Spawns the supervisor task inside `span`.
-    fn spawn(self: Box<Self>, life: Life, span: tracing::Span) -> AbortHandle;
-}
-
-/// The [`Launch`] of a service built by `construct` (called in the task, lazily).
-pub(crate) struct Lazy<S, F> {
-    construct: F,
-    service: PhantomData<fn() -> S>,
-}
-
-impl<S, F> Lazy<S, F> {
-    pub(crate) const fn new(construct: F) -> Self {
-        Self {
-            construct,
-            service: PhantomData,
-        }
-    }
-}
-
-impl<S, F> Launch for Lazy<S, F>
-where
-    S: Service,
-    F: FnOnce() -> Result<S> + Send + 'static,
-{
-    fn spawn(self: Box<Self>, life: Life, span: tracing::Span) -> AbortHandle {
-        // Always the span wrapper, even when no subscriber wants the span (entering a
-        // disabled one is a branch): one task type per service type instead of two, since
-        // tokio's task code is generic over it, and the wrapper's 40 bytes stay under the
-        // 512-byte step of the task cell.
-        tokio::spawn(supervise(life, self.construct).instrument(span)).abort_handle()
-    }
-}
+use crate::{Context, Error, Policy, Result, RunError};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// A running attempt of `run`, boxed (see the module docs).
 pub(crate) type RunFuture<'a> = BoxFuture<'a, Result<()>>;
@@ -112,7 +77,6 @@ enum Drive {
 pub(crate) struct Supervisor {
     pub(crate) node: usize,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) launch: Box<dyn Launch>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -123,117 +87,161 @@ impl Supervisor {
         let Self {
             node,
             policy,
-            launch,
             shared,
         } = self;
         let life = Life {
-            node,
+            node: u32::try_from(node).expect("fewer than 2^32 services"),
+            _tracked: shared.tracker.token(),
             shared,
-            ended: false,
-            done: false,
+            state: ServiceState::new(),
+            slot_released: false,
             attempts: Attempts::new(policy),
             started: None,
         };
-        launch.spawn(life, span)
+        // Always the span wrapper, even when no subscriber wants the span (entering a
+        // disabled one is a branch): one task type for every service.
+        tokio::spawn(supervise(life).instrument(span)).abort_handle()
     }
 }
 
-/// The supervisor task of a service of type `S`. Its future is what every idle service
-/// costs. The service itself lives in it, and so does `stop`'s future; `run`'s future is
-/// boxed (see the module docs for why). What is rare (waiting for readiness, waiting to
-/// retry, a stop that does not finish at once) is boxed and awaited, and the state is
-/// built before the task starts: an async block uses its captures in place, where an
-/// `async fn` would hold its arguments twice.
+/// The supervisor task of one service: one type for every service, so compiled once.
+/// Its future is what every idle service costs; what is rare (waiting for readiness,
+/// waiting to retry, a stop that does not finish at once) is boxed and awaited, and the
+/// state is built before the task starts: an async block uses its captures in place,
+/// where an `async fn` would hold its arguments twice.
 #[expect(
     clippy::manual_async_fn,
     reason = "an `async fn` would store `life` twice (rust-lang/rust#62958)"
 )]
-fn supervise<S: Service>(
-    mut life: Life,
-    construct: impl FnOnce() -> Result<S> + Send,
-) -> impl Future<Output = ()> + Send {
+fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
     async move {
-        // What does not depend on `S` lives in `Life`'s methods: one copy in the binary,
-        // however many service types there are.
         if !life.may_start().await {
             return;
         }
+        let Some(construct) = life.slot().take_construct() else {
+            return;
+        };
         let service = match catch::call(construct) {
             Ok(service) => service,
             Err(source) => return life.construct_failed(source),
         };
-        let service = &service;
-        // The running attempt, kept here for the rest of the task: `stop` drives an
-        // interrupted one on. `run` and `stop` both borrow the service, which the task
-        // owns. `run`'s future is boxed: inline, a typical one (~230 bytes) would push
-        // the task cell from 512 to 640 bytes, and the aligned allocation of that cell,
-        // made by the one thread that spawns every supervisor, costs start-up more than
-        // the box costs the worker that polls the attempt.
-        let mut run = pin!(None);
-        // The attempt loop lives here, not in a nested future, so that the state of an
-        // idle service is just the running future and the wait for its token.
-        let interrupted = loop {
-            if life.shared.shutdown_began() {
-                break false;
-            }
-            let start = |ctx| -> RunFuture<'_> { Box::pin(service.run(ctx)) };
-            let returned = life.begin_attempt(&start, run.as_mut()).await;
-            let drive = match returned {
-                Some(drive) => drive,
-                None => watch(run.as_mut(), life.token()).await,
+        let stop_timeout = life.attempts.policy.stop_timeout;
+        life.slot().constructed(Arc::clone(&service), stop_timeout);
+        // A block: the run slot borrows the service, which `finish` drops.
+        let problems = {
+            // The running attempt, kept here for the rest of the task: `stop` drives an
+            // interrupted one on. `run`'s future is boxed: inline, a typical one (~230
+            // bytes) would push the task cell from 512 to 640 bytes, and the aligned
+            // allocation of that cell, made by the one thread that spawns every supervisor,
+            // costs start-up more than the box costs the worker that polls the attempt.
+            let mut run = pin!(None);
+            // The attempt loop lives here, not in a nested future, so that the state of an
+            // idle service is just the running future and the wait for its token.
+            let interrupted = loop {
+                if life.shared.shutdown_began() {
+                    break false;
+                }
+                let returned = life.begin_attempt(&*service, run.as_mut()).await;
+                let drive = match returned {
+                    Some(drive) => drive,
+                    None => watch(run.as_mut(), life.guard()).await,
+                };
+                let result = match drive {
+                    Drive::Returned(result) => result,
+                    Drive::Interrupted => break true,
+                };
+                // Normally empty already; a readiness timeout leaves the attempt to drop.
+                run.set(None);
+                let Some(delay) = life.judge(result) else {
+                    break false;
+                };
+                if !Box::pin(wait(delay, &life.shared, life.token())).await {
+                    break false;
+                }
             };
-            let result = match drive {
-                Drive::Returned(result) => result,
-                Drive::Interrupted => break true,
-            };
-            // Normally empty already; a readiness timeout leaves the attempt to drop.
-            run.set(None);
-            let Some(delay) = life.judge(result) else {
-                break false;
-            };
-            if !Box::pin(wait(delay, &life.shared, life.token())).await {
-                break false;
+            if life.ran() {
+                if !interrupted {
+                    run.set(None);
+                    life.token().cancelled().await;
+                }
+                let stop = life.begin_stop(&*service, run);
+                let outcome = shutdown::stop_service(stop.0, stop.1).await;
+                Some(life.stopped(outcome))
+            } else {
+                None
             }
         };
-        if !life.ran() {
-            return;
+        life.finish(service, problems);
+    }
+}
+
+impl Life {
+    /// The service's turn to stop: who calls `stop` (this task, unless another one did
+    /// because `run` was blocking its thread), and the rest of what the stop needs.
+    fn begin_stop<'s, 'r>(
+        &self,
+        service: &'s dyn ErasedService,
+        run: Pin<&'r mut Option<RunFuture<'s>>>,
+    ) -> (StopRequest<'s>, Pin<&'r mut Option<RunFuture<'s>>>) {
+        let claim = self.slot().claim_stop();
+        if matches!(claim, Claim::Mine) {
+            // Otherwise the task that called `stop` has said so.
+            self.emit(&Lifecycle::Stopping);
         }
-        if !interrupted {
-            run.set(None);
-            life.token().cancelled().await;
-        }
-        let outcome = shutdown::stop_service(
+        let request = StopRequest {
             service,
-            life.ctx_name(),
-            life.attempts.runs(),
-            life.shared.stop_token.clone(),
-            run,
-            life.attempts.policy.stop_timeout,
-            life.shared.shutdown_window.get().copied(),
-        )
-        .await;
-        life.stopped(outcome);
+            name: self.ctx_name(),
+            attempt: self.attempts.runs(),
+            token: self.shared.stop_token.clone(),
+            stop_timeout: self.attempts.policy.stop_timeout,
+            window: self.shared.shutdown_window.get().copied(),
+            claim,
+        };
+        (request, run)
+    }
+
+    /// The task is over: drops the service where a panic in its `Drop` is caught (that
+    /// is the service's failure too), and reports the task done.
+    fn finish(&mut self, service: erased::Shared, problems: Option<Vec<RunError>>) {
+        let mut problems = problems.unwrap_or_default();
+        // The slot's copy first, so that the last one is dropped here.
+        drop(self.slot().finished());
+        self.slot_released = true;
+        if let Err(source) = catch::call(move || {
+            drop(service);
+            Ok(())
+        }) {
+            self.emit(&Lifecycle::DropPanicked(&source));
+            problems.push(RunError::Drop {
+                service: self.name().to_owned(),
+                source,
+            });
+        }
+        self.transition_to_done(problems);
     }
 }
 
 /// A supervisor task's state while the service lives. Dropping it marks the task
 /// finished, so even an aborted or panicking task releases its dependencies.
 pub(crate) struct Life {
-    node: usize,
     shared: Arc<Shared>,
-    /// Whether the service has ended (no further run will start).
-    ended: bool,
-    /// Whether the task has finished.
-    done: bool,
+    /// `u32`, next to `state`: every byte of the task counts.
+    node: u32,
+    state: ServiceState,
+    /// Whether the task has taken the service back from its slot (`finish`).
+    slot_released: bool,
     attempts: Attempts,
     /// When the current (or last) attempt started (only kept with `retry_reset`).
     started: Option<Instant>,
+    /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
+    /// waits for the tracker to empty, finds them.
+    _tracked: TaskTrackerToken,
 }
 
 impl Drop for Life {
     fn drop(&mut self) {
         let mut problems = Vec::new();
-        if std::thread::panicking() && !self.done {
+        if std::thread::panicking() && !self.state.is_done() {
             // Only a bug in the runtime (or a panicking `Drop` of a user future) gets
             // here; still, the exit code must not say all went well.
             problems.push(RunError::Failed {
@@ -247,33 +255,56 @@ impl Drop for Life {
 }
 
 impl Life {
+    fn node(&self) -> usize {
+        self.node as usize
+    }
+
     fn name(&self) -> &str {
-        self.shared.plan.name(self.node)
+        self.shared.plan.name(self.node())
+    }
+
+    /// Logs a lifecycle event and records it in the status.
+    fn emit(&self, event: &Lifecycle<'_>) {
+        lifecycle::emit(&self.shared.status, self.node(), event);
     }
 
     /// The name for a `Context`: the plan and an index, no copy.
     fn ctx_name(&self) -> Name {
         Name::Plan {
             plan: self.shared.plan.clone(),
-            node: self.node,
+            node: self.node(),
         }
     }
 
     /// The token of this service's runs; cancelled when its turn to stop comes.
     fn token(&self) -> &CancellationToken {
-        self.shared.walk.token(self.node)
+        self.shared.walk.token(self.node())
+    }
+
+    fn slot(&self) -> &TaskSlot {
+        &self.shared.tasks[self.node()]
+    }
+
+    /// What every poll of `run` goes through.
+    fn guard(&self) -> RunGuard<'_> {
+        RunGuard {
+            slot: self.slot(),
+            token: self.token(),
+        }
     }
 
     /// No further run will start: settles the gate (if not ready, dependents give up)
     /// and tells the coordinator, once.
     fn ended(&mut self, ending: Ending) {
-        if std::mem::replace(&mut self.ended, true) {
+        let TransitionToEnded::Ended { was_ready } = self.state.transition_to_ended() else {
             return;
+        };
+        if !was_ready {
+            self.settle(match ending {
+                Ending::Failed { .. } => GateState::Failed,
+                _ => GateState::Skipped,
+            });
         }
-        self.settle(match ending {
-            Ending::Failed { .. } => FAILED,
-            _ => SKIPPED,
-        });
         let news = match &ending {
             Ending::Failed { fatal: Some(_) } => {
                 // Stop every start at once; the coordinator does the rest when it reads
@@ -287,34 +318,35 @@ impl Life {
         if news {
             // The coordinator only goes away when the run is over; nobody is left to tell.
             let _ = self.shared.events.send(Event {
-                node: self.node,
+                node: self.node(),
                 ending,
             });
         }
     }
 
-    fn settle(&self, state: u8) {
-        if let Some(gate) = &self.shared.gates[self.node] {
+    fn settle(&self, state: GateState) {
+        if let Some(gate) = &self.shared.gates[self.node()] {
             gate.settle(state);
         }
     }
 
     /// Waits until every dependency is ready; the reason to skip this service if one
     /// will never be, or if shutdown begins first.
-    async fn wait_for_dependencies(&self) -> Result<(), String> {
+    async fn wait_for_dependencies(&self) -> Result<(), Skip<'_>> {
         let shared = &*self.shared;
-        for &dep in shared.plan.dependencies(self.node) {
+        for &dep in shared.plan.dependencies(self.node()) {
             let Some(gate) = &shared.gates[dep] else {
                 continue;
             };
             // Shutdown settles every pending gate, so one wait covers both.
-            gate.settled.cancelled().await;
             let name = shared.plan.name(dep);
-            match gate.state.load(Ordering::Acquire) {
-                READY => {}
-                FAILED => return Err(format!("dependency {name} failed before it was ready")),
-                _ if shared.shutdown_began() => return Err("shutdown began".to_owned()),
-                _ => return Err(format!("dependency {name} was skipped")),
+            match gate.settled().await {
+                GateState::Ready => {}
+                GateState::Failed => return Err(Skip::DependencyFailed(name)),
+                _ if shared.shutdown_began() => return Err(Skip::ShutdownBegan),
+                GateState::Skipped | GateState::Pending => {
+                    return Err(Skip::DependencySkipped(name));
+                }
             }
         }
         Ok(())
@@ -325,18 +357,17 @@ impl Life {
     /// them, and wakes the coordinator if it was the last task. Once.
     fn transition_to_done(&mut self, problems: Vec<RunError>) {
         self.ended(Ending::Abandoned);
-        if std::mem::replace(&mut self.done, true) {
+        if self.state.transition_to_done() == TransitionToDone::AlreadyDone {
             return;
         }
-        let shared = &*self.shared;
+        let shared = &self.shared;
         shared.report(problems);
-        shared.walk.finished(&shared.plan, self.node);
-        shared.tasks[self.node].finished();
-        // Last: once this reaches zero, the coordinator takes the problems and any
-        // message sent, and returns.
-        if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            shared.all_finished.notify_one();
+        shared.finished_walk(self.node());
+        if !self.slot_released {
+            // The service (if the task did not take it already) goes with the slot.
+            drop(shared.tasks[self.node()].finished());
         }
+        // The tracker token, dropped with `Life`, tells the coordinator last.
     }
 
     fn ran_for(&self) -> Duration {
@@ -345,23 +376,26 @@ impl Life {
     }
 
     fn mark_ready(&mut self) {
-        if self.attempts.transition_to_ready() {
-            self.settle(READY);
+        if self.state.transition_to_ready() == TransitionToReady::Ready {
+            self.settle(GateState::Ready);
         }
     }
 
-    /// Starts an attempt: calls `run` (through `start`) into `slot`, polls it once, and
-    /// for `notify_ready` services waits for readiness. Returns how the attempt ended if
-    /// it did already; `None` leaves it running in `slot`.
+    /// Starts an attempt: calls `run` into `slot`, polls it once, and for `notify_ready`
+    /// services waits for readiness. Returns how the attempt ended if it did already;
+    /// `None` leaves it running in `slot`.
     fn begin_attempt<'a, 's>(
         &'a mut self,
-        start: &dyn Fn(Context) -> RunFuture<'s>,
+        service: &'s dyn ErasedService,
         mut slot: Pin<&'a mut Option<RunFuture<'s>>>,
     ) -> impl Future<Output = Option<Drive>> + Send + use<'a, 's> {
         // The synchronous part runs at the first poll of the returned future, which the
         // caller awaits at once; only what the readiness wait needs is carried inside.
         let attempt = self.attempts.transition_to_running();
-        tracing::info!(attempt, "starting");
+        self.emit(&Lifecycle::Starting {
+            attempt,
+            notify_ready: self.attempts.policy.notify_ready,
+        });
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
         if policy.retry_reset.is_some() {
@@ -376,7 +410,7 @@ impl Life {
             None,
         );
         // `run` of a hand-written impl may panic before it returns its future.
-        let called = match catch::call(|| Ok(start(ctx))) {
+        let called = match catch::call(|| Ok(service.run(ctx))) {
             Ok(run) => {
                 slot.set(Some(run));
                 None
@@ -389,8 +423,9 @@ impl Life {
             // no boxed wait.
             let mut returned = called;
             if returned.is_none() {
+                let guard = self.guard();
                 let first =
-                    std::future::poll_fn(|cx| Poll::Ready(catch::poll_slot(slot.as_mut(), cx)));
+                    std::future::poll_fn(|cx| Poll::Ready(guard.poll(slot.as_mut(), cx, true)));
                 if let Poll::Ready(result) = first.await {
                     returned = result.map(Drive::Returned);
                 }
@@ -404,12 +439,12 @@ impl Life {
                     let mut drive = returned;
                     if drive.is_none() && !latch.is_set() {
                         let timeout = self.attempts.policy.ready_timeout;
-                        let token = self.token();
-                        drive = Box::pin(wait_ready(slot, token, &latch, timeout)).await;
+                        let guard = self.guard();
+                        drive = Box::pin(wait_ready(slot, &guard, &latch, timeout)).await;
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
-                        tracing::info!("ready");
+                        self.emit(&Lifecycle::Ready);
                         self.mark_ready();
                         if let Some(Drive::Returned(Err(error))) = &drive
                             && error.is::<NotReady>()
@@ -426,15 +461,15 @@ impl Life {
     /// Whether the service may start: its dependencies are ready and shutdown has not
     /// begun. If not, it is reported skipped.
     async fn may_start(&mut self) -> bool {
-        if !self.shared.plan.dependencies(self.node).is_empty()
-            && let Err(reason) = self.wait_for_dependencies().await
-        {
-            tracing::warn!(reason, "skipped");
-            self.ended(Ending::Skipped);
-            return false;
+        let mut waited = Ok(());
+        if !self.shared.plan.dependencies(self.node()).is_empty() {
+            waited = self.wait_for_dependencies().await;
         }
-        if self.shared.shutdown_began() {
-            tracing::warn!(reason = "shutdown began", "skipped");
+        if waited.is_ok() && self.shared.shutdown_began() {
+            waited = Err(Skip::ShutdownBegan);
+        }
+        if let Err(reason) = waited {
+            self.emit(&Lifecycle::Skipped(reason));
             self.ended(Ending::Skipped);
             return false;
         }
@@ -455,7 +490,7 @@ impl Life {
     fn ran(&mut self) -> bool {
         self.ended(Ending::Abandoned);
         if self.attempts.runs() == 0 {
-            tracing::warn!(reason = "shutdown began", "skipped");
+            self.emit(&Lifecycle::Skipped(Skip::ShutdownBegan));
             return false;
         }
         true
@@ -465,13 +500,16 @@ impl Life {
     /// further run will start (and the coordinator has been told).
     fn judge(&mut self, result: Result<()>) -> Option<Duration> {
         let attempt = self.attempts.runs();
+        let after_exit = result.is_ok();
         let delay = match result {
             Ok(()) => {
                 // A clean return counts as ready: a one-shot job gates its dependents.
                 self.mark_ready();
-                tracing::info!(attempt, "exited");
                 let jitter = || self.shared.jitter();
-                match self.attempts.transition_to_exited(jitter) {
+                let after = self.attempts.transition_to_exited(jitter);
+                let restart = matches!(after, AfterExit::Restart { .. });
+                self.emit(&Lifecycle::Exited { attempt, restart });
+                match after {
                     AfterExit::Restart { delay } => delay,
                     AfterExit::End => {
                         self.ended(Ending::Clean);
@@ -484,7 +522,10 @@ impl Life {
                 let jitter = || self.shared.jitter();
                 match self.attempts.transition_to_failed(ran_for, jitter) {
                     AfterFailure::Retry { delay } => {
-                        tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                        self.emit(&Lifecycle::AttemptFailed {
+                            attempt,
+                            error: &error,
+                        });
                         delay
                     }
                     AfterFailure::Final => {
@@ -498,19 +539,23 @@ impl Life {
         if self.shared.shutdown_began() {
             return None;
         }
-        tracing::warn!(attempt = attempt + 1, delay = %format_duration(delay), "retrying");
+        self.emit(&Lifecycle::Retrying {
+            attempt: attempt + 1,
+            delay,
+            after_exit,
+        });
         Some(delay)
     }
 
     /// Logs a final failure; `true` when it is fatal (not an allowed failure).
     fn final_failure(&self, attempts: u32, error: &Error) -> bool {
-        if self.attempts.policy.allowed_failure {
-            tracing::warn!(attempts, error = %chain(error), "failed (allowed failure)");
-            false
-        } else {
-            tracing::error!(attempts, error = %chain(error), "failed");
-            true
-        }
+        let allowed = self.attempts.policy.allowed_failure;
+        self.emit(&Lifecycle::Failed {
+            attempts,
+            error,
+            allowed,
+        });
+        !allowed
     }
 
     /// Logs a final failure; the error when it is fatal.
@@ -523,18 +568,26 @@ impl Life {
             })
     }
 
-    /// Judges and logs how the stop went, and reports the task done.
-    fn stopped(&mut self, outcome: Stopped) {
+    /// Judges and logs how the stop went; the problems to report.
+    fn stopped(&mut self, outcome: Stopped) -> Vec<RunError> {
         let mut problems = Vec::new();
+        let ended = outcome.ended;
         let timed_out = outcome.timed_out();
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
-                Ok(()) => tracing::info!(attempt, "exited"),
-                Err(error) => match self.attempts.transition_to_failed(self.ran_for(), || 0.5) {
+                // A `stopping` service stays so: nothing to record.
+                Ok(()) => lifecycle::log_only(&Lifecycle::Exited {
+                    attempt,
+                    restart: false,
+                }),
+                Err(error) => match self.attempts.count_failure(self.ran_for()) {
                     // Shutdown overtook the retry, so this failure is not final.
                     AfterFailure::Retry { .. } => {
-                        tracing::warn!(attempt, error = %chain(&error), "attempt failed");
+                        self.emit(&Lifecycle::AttemptFailed {
+                            attempt,
+                            error: &error,
+                        });
                     }
                     AfterFailure::Final => {
                         problems.extend(self.fatal(attempt, error));
@@ -544,7 +597,7 @@ impl Life {
         }
         let mut clean = true;
         if let Finished::Returned(Err(source)) = outcome.stop {
-            tracing::error!(error = %chain(&source), "stop failed");
+            self.emit(&Lifecycle::StopFailed(&source));
             problems.push(RunError::StopFailed {
                 service: self.name().to_owned(),
                 source,
@@ -552,27 +605,39 @@ impl Life {
             clean = false;
         }
         if timed_out {
-            tracing::error!(timeout = %format_duration(outcome.timeout), "stop timed out");
+            self.emit(&Lifecycle::StopTimedOut(outcome.timeout));
             problems.push(RunError::StopTimedOut {
                 service: self.name().to_owned(),
                 timeout: outcome.timeout,
             });
             clean = false;
         }
-        if clean {
-            tracing::info!("stopped");
-        }
-        self.transition_to_done(problems);
+        let stopped = Lifecycle::Stopped { clean };
+        lifecycle::emit_at(&self.shared.status, self.node(), &stopped, Some(ended));
+        problems
     }
 }
 
-/// Drives a running attempt until it returns or the service's token is cancelled.
-async fn watch(run: Pin<&mut Option<RunFuture<'_>>>, token: &CancellationToken) -> Drive {
+/// Drives a running attempt until it returns or the service's token is cancelled (the
+/// token first: once it is cancelled, `run` is not polled again before `stop` is called).
+async fn watch(run: Pin<&mut Option<RunFuture<'_>>>, guard: RunGuard<'_>) -> Drive {
     tokio::select! {
         biased;
-        result = catch::drive(run) => Drive::Returned(result),
-        () = token.cancelled() => Drive::Interrupted,
+        () = guard.token.cancelled() => Drive::Interrupted,
+        result = drive(run, &guard) => Drive::Returned(result),
     }
+}
+
+/// The run in `run` as a future, every poll through `guard`; an empty slot never
+/// resolves.
+fn drive<'a, 's, 'g>(
+    mut run: Pin<&'a mut Option<RunFuture<'s>>>,
+    guard: &'a RunGuard<'g>,
+) -> impl Future<Output = Result<()>> + use<'a, 's, 'g> {
+    std::future::poll_fn(move |cx| match guard.poll(run.as_mut(), cx, false) {
+        Poll::Ready(Some(result)) => Poll::Ready(result),
+        Poll::Ready(None) | Poll::Pending => Poll::Pending,
+    })
 }
 
 /// The readiness wait of a `notify_ready` attempt: it must call `ctx.ready()` within
@@ -580,15 +645,15 @@ async fn watch(run: Pin<&mut Option<RunFuture<'_>>>, token: &CancellationToken) 
 /// Returns how the attempt ended if it did, `None` when it is ready and still running.
 async fn wait_ready(
     run: Pin<&mut Option<RunFuture<'_>>>,
-    token: &CancellationToken,
+    guard: &RunGuard<'_>,
     latch: &ReadyLatch,
     ready_timeout: Duration,
 ) -> Option<Drive> {
     tokio::select! {
         biased;
-        result = catch::drive(run) => Some(Drive::Returned(result)),
+        result = drive(run, guard) => Some(Drive::Returned(result)),
         () = latch.wait() => None,
-        () = token.cancelled() => Some(Drive::Interrupted),
+        () = guard.token.cancelled() => Some(Drive::Interrupted),
         () = tokio::time::sleep(ready_timeout) => {
             Some(Drive::Returned(Err(NotReady { timeout: ready_timeout }.into())))
         }
@@ -612,18 +677,10 @@ async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bo
 #[cfg(test)]
 mod size {
     use super::*;
+    use crate::Service;
     use crate::runtime::plan::Plan;
     use crate::runtime::retry::default_jitter;
-
-    /// The common case: a service that waits for its token.
-    struct Idle;
-
-    impl Service for Idle {
-        async fn run(&self, ctx: Context) -> Result<()> {
-            ctx.cancelled().await;
-            Ok(())
-        }
-    }
+    use crate::runtime::status::StatusBoard;
 
     /// A service whose `run` keeps a big buffer across an await.
     struct Big;
@@ -639,38 +696,40 @@ mod size {
     fn life() -> Life {
         let (events, _inbox) = tokio::sync::mpsc::unbounded_channel();
         let plan = Arc::new(Plan::new([("x", ["y"])]).unwrap());
-        let shared = Arc::new(Shared::new(plan, events, default_jitter()));
-        shared.running.store(1, Ordering::Release);
+        let shared = Arc::new(Shared::new(
+            plan,
+            events,
+            default_jitter(),
+            StatusBoard::new(),
+        ));
         Life {
             node: 0,
+            _tracked: shared.tracker.token(),
             shared,
-            ended: false,
-            done: false,
+            state: ServiceState::new(),
+            slot_released: false,
             attempts: Attempts::new(Arc::new(Policy::new())),
             started: None,
         }
     }
 
     fn run_size<S: Service>(service: &S) -> usize {
-        std::mem::size_of_val(&service.run(Context::detached("x")))
+        std::mem::size_of_val(&Service::run(service, Context::detached("x")))
     }
 
     /// Every idle service costs one supervisor task, so its future must stay small: at
     /// most 368 bytes keeps tokio's task cell at 512 bytes (header, scheduler, trailer and
     /// the 128-byte alignment take the rest). A regression here (a big local kept across
-    /// an await) costs memory and start-up time per service.
+    /// an await) costs memory and start-up time per service. One future type serves
+    /// every service type, and `run`'s future is boxed: a big one does not enlarge it.
     #[test]
     fn supervisor_future_stays_small() {
-        let task = supervise(life(), || Ok(Idle)).instrument(tracing::Span::none());
+        let life = life();
+        life.slot().keep_construct(erased::lazy(|| Ok(Big)));
+        let task = supervise(life).instrument(tracing::Span::none());
         let size = std::mem::size_of_val(&task);
-        assert!(
-            size <= 368,
-            "the supervisor future of a trivial service grew to {size} bytes"
-        );
-        // `run`'s future is boxed: a big one does not enlarge the task.
-        let big = supervise(life(), || Ok(Big)).instrument(tracing::Span::none());
-        let big = std::mem::size_of_val(&big);
+        assert!(size <= 368, "the supervisor future grew to {size} bytes");
+        // However big a `run` future is, it lives in its box.
         assert!(run_size(&Big) > 4096);
-        assert_eq!(big, size, "a big `run` future made the supervisor grow");
     }
 }

@@ -30,6 +30,10 @@ pub enum Run {
     IgnoreToken,
     /// `ctx.ready()`, then wait for the token and return an error.
     FailOnCancel,
+    /// Block the thread (`std::thread::sleep`), then serve.
+    BlockThenServe(Duration),
+    /// Spin without yielding, then serve.
+    BusyThenServe(Duration),
 }
 
 /// What `stop` does.
@@ -40,6 +44,8 @@ pub enum Stop {
     Panic,
     Hang,
     Sleep(Duration),
+    /// Block the thread, then return `Ok`.
+    Block(Duration),
 }
 
 /// One recorded event.
@@ -240,6 +246,21 @@ impl Service for Probe {
                 ctx.cancelled().await;
                 Err("interrupted".into())
             }
+            Run::BlockThenServe(d) => {
+                std::thread::sleep(d);
+                ready();
+                ctx.cancelled().await;
+                Ok(())
+            }
+            Run::BusyThenServe(d) => {
+                let start = std::time::Instant::now();
+                while start.elapsed() < d {
+                    std::hint::spin_loop();
+                }
+                ready();
+                ctx.cancelled().await;
+                Ok(())
+            }
         };
         guard.armed = false;
         self.log.push(
@@ -271,6 +292,10 @@ impl Service for Probe {
             Stop::Hang => std::future::pending().await,
             Stop::Sleep(d) => {
                 tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Stop::Block(d) => {
+                std::thread::sleep(d);
                 Ok(())
             }
         };
@@ -337,5 +362,16 @@ pub const SEC: Duration = Duration::from_secs(1);
 
 /// Silences the default panic hook (the runtime reports caught panics itself).
 pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|info| {
+        // Proptest reports a failed case with a panic: that one must be seen.
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("Test failed") {
+            eprintln!("{message}");
+        }
+    }));
 }

@@ -27,6 +27,7 @@ enum ApiCommand {
     depends_on = [ExampleDatabase, "external-cache"],
     allowed_failure,
     notify_ready,
+    readiness = false,
     ready_timeout = "30s",
     stop_timeout = "10s",
     commands,
@@ -43,7 +44,7 @@ impl Api {
     }
 }
 
-#[service(restart = "never", jitter = false, commands = false)]
+#[service(restart = "never", jitter = false, commands = false, readiness = true)]
 #[derive(Default)]
 struct OneShot;
 
@@ -99,6 +100,7 @@ fn main() {
     assert_eq!(policy.restart, Restart::Always);
     assert!(policy.allowed_failure);
     assert!(policy.notify_ready);
+    assert!(!policy.counts_for_readiness);
     assert_eq!(policy.ready_timeout, Duration::from_secs(30));
     assert_eq!(policy.stop_timeout, Duration::from_secs(10));
     assert_eq!(api.depends_on, ["example-database", "external-cache"]);
@@ -111,6 +113,7 @@ fn main() {
     assert_eq!(one_shot.policy.restart, Restart::Never);
     assert!(!one_shot.policy.jitter);
     assert!(one_shot.commands.is_none());
+    assert!(one_shot.policy.counts_for_readiness);
 
     let database = entry("example-database");
     assert_eq!(database.policy, servicepack::Policy::new().notify_ready(true));

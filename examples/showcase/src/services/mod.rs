@@ -29,9 +29,16 @@ pub(crate) async fn pause(ctx: &Context, duration: Duration) -> bool {
 ///
 /// This is the "serve until told to stop" loop most of the examples share.
 pub(crate) async fn heartbeat(ctx: &Context, period: Duration, message: &str) -> u64 {
+    // A user metric: on the ops endpoint's /metrics once OPS_ADDR is set.
+    servicepack::metrics::describe_counter!(
+        "showcase_heartbeats_total",
+        "Heartbeats logged, per service."
+    );
+    let counter = servicepack::metrics::counter!("showcase_heartbeats_total", "service" => ctx.name().to_owned());
     let mut beats = 0;
     while pause(ctx, period).await {
         beats += 1;
+        counter.increment(1);
         tracing::info!(beats, "{message}");
     }
     beats

@@ -135,7 +135,7 @@ fn quiet_levels_keep_the_service_of_louder_events() {
 fn directives_filter_by_target() {
     let directive = log(
         LogFormat::Text,
-        LogFilter::Directive("warn,servicepack::telemetry=info".to_owned()),
+        LogFilter::Directive("warn,servicepack::app::telemetry=info".to_owned()),
         false,
     );
     assert_eq!(capture(&directive, lifecycle).len(), 4);
@@ -177,7 +177,7 @@ fn source_is_added_on_request() {
         },
     );
     assert!(
-        text[0].contains(" INFO here source=servicepack/src/telemetry/tests.rs:"),
+        text[0].contains(" INFO here source=servicepack/src/app/telemetry/tests.rs:"),
         "{text:?}"
     );
     let json = capture(
@@ -195,7 +195,7 @@ fn source_is_added_on_request() {
         value["source"]
             .as_str()
             .unwrap()
-            .starts_with("servicepack/src/telemetry/tests.rs:")
+            .starts_with("servicepack/src/app/telemetry/tests.rs:")
     );
 }
 

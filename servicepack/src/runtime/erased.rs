@@ -1,0 +1,45 @@
+//! The type-erased boundary between a user's [`Service`] and the runtime.
+//!
+//! Everything the runtime does with a service goes through [`ErasedService`]: its `run`
+//! and `stop` futures come back boxed, so the supervisor, the retry loop and the stop
+//! path are compiled once for the whole binary, however many service types it has. Per
+//! type, the binary carries only its constructor, two boxing shims and a vtable. The
+//! service itself is shared (`Arc`): its supervisor polls `run` while, if that `run`
+//! blocks its thread, another task may call `stop` (SPEC §4.7).
+
+use std::sync::Arc;
+
+use crate::runtime::supervisor::RunFuture;
+use crate::{Context, Result, Service};
+
+/// A [`Service`] with its futures boxed.
+pub(crate) trait ErasedService: Send + Sync + 'static {
+    fn run(&self, ctx: Context) -> RunFuture<'_>;
+    fn stop(&self, ctx: Context) -> RunFuture<'_>;
+}
+
+impl<S: Service> ErasedService for S {
+    fn run(&self, ctx: Context) -> RunFuture<'_> {
+        Box::pin(Service::run(self, ctx))
+    }
+
+    fn stop(&self, ctx: Context) -> RunFuture<'_> {
+        Box::pin(Service::stop(self, ctx))
+    }
+}
+
+/// A shared, type-erased service.
+pub(crate) type Shared = Arc<dyn ErasedService>;
+
+/// Builds a service when it is about to start (lazily: one that never starts is never
+/// built). Called inside the service's supervisor, under `catch_unwind`.
+pub(crate) type Construct = Box<dyn FnOnce() -> Result<Shared> + Send>;
+
+/// The [`Construct`] of a service built by `construct`.
+pub(crate) fn lazy<S, F>(construct: F) -> Construct
+where
+    S: Service,
+    F: FnOnce() -> Result<S> + Send + 'static,
+{
+    Box::new(move || construct().map(|service| Arc::new(service) as Shared))
+}

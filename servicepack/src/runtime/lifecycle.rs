@@ -1,0 +1,238 @@
+//! The one path of every lifecycle event: [`emit`] writes the log line of SPEC §3 and
+//! records the state change of SPEC §5 on the status board, so the two never disagree.
+//!
+//! Events are logged in the caller's span (the supervisor task runs inside its
+//! `service` span, which gives every line its `service` field).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::runtime::catch::chain;
+use crate::runtime::status::{Admit, CellUpdate, State, StatusBoard};
+use crate::{Error, format_duration};
+
+/// Why a service never started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Skip<'a> {
+    /// This dependency failed for good before it was ready.
+    DependencyFailed(&'a str),
+    /// This dependency was skipped itself.
+    DependencySkipped(&'a str),
+    /// Shutdown began before the service could start.
+    ShutdownBegan,
+}
+
+impl fmt::Display for Skip<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DependencyFailed(name) => {
+                write!(f, "dependency {name} failed before it was ready")
+            }
+            Self::DependencySkipped(name) => write!(f, "dependency {name} was skipped"),
+            Self::ShutdownBegan => f.write_str("shutdown began"),
+        }
+    }
+}
+
+/// One lifecycle event of one service.
+#[derive(Debug)]
+pub(crate) enum Lifecycle<'a> {
+    /// `run` is called for attempt `attempt`; a plain service is ready from here.
+    Starting { attempt: u32, notify_ready: bool },
+    /// A `notify_ready` service called `ctx.ready()`.
+    Ready,
+    /// `run` returned `Ok(())`; `restart` when `restart = "always"` runs it again.
+    Exited { attempt: u32, restart: bool },
+    /// An attempt failed and will be retried.
+    AttemptFailed { attempt: u32, error: &'a Error },
+    /// Attempt `attempt` starts after `delay`; `after_exit` when the last run returned
+    /// `Ok(())` (`restart = "always"`).
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        after_exit: bool,
+    },
+    /// The service failed for good after `attempts` runs (0: its constructor failed).
+    Failed {
+        attempts: u32,
+        error: &'a Error,
+        allowed: bool,
+    },
+    /// The service never started.
+    Skipped(Skip<'a>),
+    /// Its token is cancelled and `stop` called.
+    Stopping,
+    /// `stop` returned an error or panicked.
+    StopFailed(&'a Error),
+    /// `run` or `stop` had not returned within `timeout`.
+    StopTimedOut(Duration),
+    /// `run` and `stop` are over; `clean` when `stop` returned `Ok` in time.
+    Stopped { clean: bool },
+    /// Dropping the service panicked.
+    DropPanicked(&'a Error),
+}
+
+/// Logs `event` in the current span and records it as service `node`'s state. The
+/// lines a crash loop repeats (starting, ready, exited, attempt failed, retrying) are
+/// limited to ten a second per service, with one line per second saying how many were
+/// left out; the state is always recorded.
+pub(crate) fn emit(board: &StatusBoard, node: usize, event: &Lifecycle<'_>) {
+    emit_at(board, node, event, None);
+}
+
+/// Logs `event` without recording it (nor counting it against the rate limit): for an
+/// event that changes no state, at a moment when no crash loop can repeat it.
+pub(crate) fn log_only(event: &Lifecycle<'_>) {
+    log(event);
+}
+
+/// [`emit`], at `at` (a clock reading the caller has anyway) instead of now.
+pub(crate) fn emit_at(
+    board: &StatusBoard,
+    node: usize,
+    event: &Lifecycle<'_>,
+    at: Option<tokio::time::Instant>,
+) {
+    let repeated = matches!(
+        event,
+        Lifecycle::Starting { .. }
+            | Lifecycle::Ready
+            | Lifecycle::Exited { .. }
+            | Lifecycle::AttemptFailed { .. }
+            | Lifecycle::Retrying { .. }
+    );
+    // The last lines of a crash loop say what was left out.
+    let last = matches!(event, Lifecycle::Stopped { .. } | Lifecycle::Failed { .. });
+    // One lock of the service's cell for the state and the rate limit.
+    let admit = board.record_at(node, at, |cell| {
+        record(cell, event);
+        if repeated {
+            cell.admit()
+        } else if last {
+            cell.last_line()
+        } else {
+            Admit::Log
+        }
+    });
+    match admit.unwrap_or(Admit::Log) {
+        Admit::Log => log(event),
+        Admit::LogAfterSummary(suppressed) => {
+            tracing::warn!(
+                suppressed,
+                "lifecycle lines suppressed (more than 10 a second)"
+            );
+            log(event);
+        }
+        Admit::Suppress => {}
+    }
+}
+
+fn log(event: &Lifecycle<'_>) {
+    match *event {
+        Lifecycle::Starting { attempt, .. } => tracing::info!(attempt, "starting"),
+        Lifecycle::Ready => tracing::info!("ready"),
+        Lifecycle::Exited { attempt, .. } => tracing::info!(attempt, "exited"),
+        Lifecycle::AttemptFailed { attempt, error } => {
+            tracing::warn!(attempt, error = %chain(error), "attempt failed");
+        }
+        Lifecycle::Retrying {
+            attempt,
+            delay,
+            after_exit: false,
+        } => tracing::warn!(attempt, delay = %format_duration(delay), "retrying"),
+        // A restart after a clean return is the policy working, not a problem.
+        Lifecycle::Retrying {
+            attempt,
+            delay,
+            after_exit: true,
+        } => {
+            tracing::info!(attempt, delay = %format_duration(delay), restart = "always", "retrying");
+        }
+        Lifecycle::Failed {
+            attempts,
+            error,
+            allowed: true,
+        } => tracing::warn!(attempts, error = %chain(error), "failed (allowed failure)"),
+        Lifecycle::Failed {
+            attempts,
+            error,
+            allowed: false,
+        } => tracing::error!(attempts, error = %chain(error), "failed"),
+        // A string field, as the text format quotes it.
+        Lifecycle::Skipped(reason) => {
+            tracing::warn!(reason = reason.to_string().as_str(), "skipped");
+        }
+        Lifecycle::Stopping => tracing::info!("stopping"),
+        Lifecycle::StopFailed(error) => tracing::error!(error = %chain(error), "stop failed"),
+        Lifecycle::StopTimedOut(timeout) => {
+            tracing::error!(timeout = %format_duration(timeout), "stop timed out");
+        }
+        Lifecycle::DropPanicked(error) => {
+            tracing::error!(error = %chain(error), "drop panicked");
+        }
+        Lifecycle::Stopped { clean } => {
+            if clean {
+                tracing::info!("stopped");
+            }
+        }
+    }
+}
+
+/// The state change `event` means, in the service's cell.
+fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
+    match *event {
+        // Logged only; `Stopped` records the end of the stop.
+        Lifecycle::StopFailed(_) | Lifecycle::StopTimedOut(_) | Lifecycle::DropPanicked(_) => {}
+        Lifecycle::Starting {
+            attempt,
+            notify_ready,
+        } => {
+            let state = if notify_ready {
+                State::Starting
+            } else {
+                State::Ready
+            };
+            cell.attempt(attempt).state(state);
+        }
+        Lifecycle::Ready => {
+            if cell.current() == State::Starting {
+                cell.state(State::Ready);
+            }
+        }
+        Lifecycle::Exited { restart, .. } => {
+            // During a stop, the interrupted run returning changes nothing: the service
+            // is `stopping` until both `run` and `stop` are over.
+            if !restart && cell.current() != State::Stopping {
+                cell.state(State::Exited);
+            }
+        }
+        Lifecycle::AttemptFailed { attempt, error } => {
+            cell.failure(attempt, chain(error).to_string());
+        }
+        Lifecycle::Retrying { delay, .. } => {
+            cell.state(State::Retrying).retry_in(delay);
+        }
+        Lifecycle::Failed {
+            attempts,
+            error,
+            allowed,
+        } => {
+            cell.failure(attempts, chain(error).to_string());
+            if cell.current() != State::Stopping {
+                cell.state(State::Failed);
+            }
+            if allowed {
+                cell.stop_counting();
+            }
+        }
+        Lifecycle::Skipped(_) => {
+            cell.state(State::Skipped);
+        }
+        Lifecycle::Stopping => {
+            cell.state(State::Stopping);
+        }
+        Lifecycle::Stopped { .. } => {
+            cell.state(State::Stopped);
+        }
+    }
+}

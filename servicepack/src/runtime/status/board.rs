@@ -1,0 +1,648 @@
+//! The writer side of the status: one cell per service, each behind its own uncontended
+//! mutex (never held across an await), a readiness count kept in step with the cells,
+//! and a change counter with a `Notify` that is only touched when somebody waits.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+use super::{
+    AppIdentity, AppState, AppStatus, LastError, ServiceStatus, State, StatusHandle, Timestamp,
+};
+use crate::runtime::plan::Plan;
+
+/// The app's phase as the runtime sets it; `Starting`/`Ready` are derived from the
+/// services while the phase is `Running`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    Running,
+    Draining,
+    Stopping,
+    Stopped,
+}
+
+impl Phase {
+    const fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Running,
+            1 => Self::Draining,
+            2 => Self::Stopping,
+            _ => Self::Stopped,
+        }
+    }
+}
+
+/// One service's recorded status (64 bytes: every idle service pays for it).
+struct Cell {
+    state: State,
+    counts: bool,
+    allowed_failure: bool,
+    attempt: u32,
+    restarts: u32,
+    failures: u32,
+    /// Milliseconds since the Unix epoch (8 bytes where a `SystemTime` takes 16).
+    since: Millis,
+    /// The same, 0 for none.
+    next_attempt_at: Millis,
+    /// Boxed: rare, and big next to the rest.
+    last_error: Option<Box<LastError>>,
+    /// The rate limit of its repeated log lines: the second they were counted in, how
+    /// many were logged in it, and how many were not.
+    window: u32,
+    lines: u16,
+    suppressed: u32,
+}
+
+/// A wall-clock time in milliseconds since the Unix epoch.
+type Millis = u64;
+
+fn millis(time: SystemTime) -> Millis {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+fn from_millis(millis: Millis) -> Timestamp {
+    Timestamp(UNIX_EPOCH + Duration::from_millis(millis))
+}
+
+/// The most repeated lifecycle lines one service logs in a second.
+pub(crate) const LINES_PER_SECOND: u16 = 10;
+
+/// Whether a repeated lifecycle line is logged.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    Log,
+    /// Log it, after a summary of the lines suppressed in the last window.
+    LogAfterSummary(u32),
+    Suppress,
+}
+
+/// The per-service cells, set once the plan is known; names and edges are the plan's.
+struct Services {
+    plan: Arc<Plan>,
+    cells: Box<[Mutex<Cell>]>,
+}
+
+/// One recorded state change, kept only when a test asked for the history.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Transition {
+    pub(crate) node: usize,
+    pub(crate) state: State,
+    pub(crate) at: tokio::time::Instant,
+}
+
+/// The writer side of the status; the runtime owns it, readers get [`StatusHandle`]s.
+pub(crate) struct StatusBoard {
+    /// Every state change in order, once [`keep_history`](Self::keep_history) was called.
+    history: OnceLock<Mutex<Vec<Transition>>>,
+    info: Mutex<AppIdentity>,
+    started_at: Timestamp,
+    started: std::time::Instant,
+    /// The runtime's clock when `started_at` was read: state times are counted from
+    /// here, so one clock reading can serve a caller and the board.
+    epoch: tokio::time::Instant,
+    pid: u32,
+    services: OnceLock<Services>,
+    phase: AtomicU8,
+    /// Services that count towards readiness and are not ready.
+    not_ready: AtomicUsize,
+    version: AtomicU64,
+    /// Readers waiting in `changed()`: with none, a change does not touch `notify`.
+    waiting: AtomicUsize,
+    notify: Notify,
+}
+
+impl StatusBoard {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            history: OnceLock::new(),
+            info: Mutex::new(AppIdentity::default()),
+            started_at: Timestamp::now(),
+            started: std::time::Instant::now(),
+            epoch: tokio::time::Instant::now(),
+            pid: std::process::id(),
+            services: OnceLock::new(),
+            phase: AtomicU8::new(Phase::Running as u8),
+            not_ready: AtomicUsize::new(0),
+            version: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            notify: Notify::new(),
+        })
+    }
+
+    pub(crate) fn handle(self: &Arc<Self>) -> StatusHandle {
+        StatusHandle {
+            board: Arc::clone(self),
+        }
+    }
+
+    /// From now on, keeps every state change (for `servicepack::testing`).
+    pub(crate) fn keep_history(&self) {
+        let _ = self.history.set(Mutex::new(Vec::new()));
+    }
+
+    /// The state changes kept so far, with the plan to name them.
+    pub(crate) fn history(&self) -> (Vec<Transition>, Option<Arc<Plan>>) {
+        let history = self
+            .history
+            .get()
+            .map_or_else(Vec::new, |history| lock(history).clone());
+        (
+            history,
+            self.services.get().map(|services| services.plan.clone()),
+        )
+    }
+
+    pub(crate) fn set_info(&self, info: AppIdentity) {
+        *self.info.lock().unwrap_or_else(PoisonError::into_inner) = info;
+        self.changed();
+    }
+
+    /// Sets the services of the run, every one `pending`: per node of `plan`, whether
+    /// its final failure is allowed and whether it counts towards readiness. Once; later
+    /// calls are ignored.
+    pub(crate) fn plan(&self, plan: Arc<Plan>, flags: impl IntoIterator<Item = (bool, bool)>) {
+        let now = millis(SystemTime::now());
+        let mut not_ready = 0;
+        let cells = flags
+            .into_iter()
+            .map(|(allowed_failure, counts)| {
+                not_ready += usize::from(counts);
+                Mutex::new(Cell {
+                    state: State::Pending,
+                    counts,
+                    allowed_failure,
+                    attempt: 0,
+                    restarts: 0,
+                    failures: 0,
+                    since: now,
+                    next_attempt_at: 0,
+                    last_error: None,
+                    window: 0,
+                    lines: 0,
+                    suppressed: 0,
+                })
+            })
+            .collect();
+        if self.services.set(Services { plan, cells }).is_ok() {
+            self.not_ready.store(not_ready, Ordering::Release);
+            self.changed();
+        }
+    }
+
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+        self.changed();
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    /// Records a change of service `node`: `update` edits its cell (the new state, an
+    /// attempt number, an error), under the cell's lock, which is never held across an
+    /// await. Keeps the readiness count in step.
+    /// Returns what `update` returns (`None` before the plan is known).
+    #[cfg(test)]
+    pub(crate) fn record<R>(
+        &self,
+        node: usize,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> Option<R> {
+        self.record_at(node, None, update)
+    }
+
+    /// [`record`](Self::record), at `at` (a clock reading the caller has anyway) or now.
+    pub(crate) fn record_at<R>(
+        &self,
+        node: usize,
+        at: Option<tokio::time::Instant>,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> Option<R> {
+        let services = self.services.get()?;
+        let at = at.unwrap_or_else(tokio::time::Instant::now);
+        let elapsed = at.saturating_duration_since(self.epoch).as_millis();
+        let now = millis(self.started_at.0).saturating_add(u64::try_from(elapsed).unwrap_or(0));
+        let mut cell = lock(&services.cells[node]);
+        let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
+        let mut edit = CellUpdate {
+            cell: &mut cell,
+            now,
+            dirty: false,
+        };
+        let result = update(&mut edit);
+        let dirty = edit.dirty;
+        if !dirty {
+            return Some(result);
+        }
+        if cell.state != state {
+            cell.since = now;
+            if let Some(history) = self.history.get() {
+                lock(history).push(Transition {
+                    node,
+                    state: cell.state,
+                    at,
+                });
+            }
+        }
+        let counts = cell.counts && !cell.state.is_ready();
+        drop(cell);
+        match (counted, counts) {
+            (true, false) => {
+                self.not_ready.fetch_sub(1, Ordering::AcqRel);
+            }
+            (false, true) => {
+                self.not_ready.fetch_add(1, Ordering::AcqRel);
+            }
+            _ => {}
+        }
+        self.changed();
+        Some(result)
+    }
+
+    /// The current (or last) attempt of service `node`.
+    pub(crate) fn attempt(&self, node: usize) -> u32 {
+        self.services
+            .get()
+            .map_or(0, |services| lock(&services.cells[node]).attempt)
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+        // A reader registers in `waiting` before it reads the version: either it sees
+        // this change, or this sees it waiting.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.notify.notify_waiters();
+        }
+    }
+
+    pub(super) fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the version is no longer `seen`.
+    pub(super) async fn wait_for_change(&self, seen: u64) {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.version() != seen {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub(super) fn app_state(&self) -> AppState {
+        match self.phase() {
+            Phase::Running
+                if self.services.get().is_some() && self.not_ready.load(Ordering::Acquire) == 0 =>
+            {
+                AppState::Ready
+            }
+            Phase::Running => AppState::Starting,
+            Phase::Draining => AppState::Draining,
+            Phase::Stopping => AppState::Stopping,
+            Phase::Stopped => AppState::Stopped,
+        }
+    }
+
+    /// The services that have not finished: not stopped, not skipped, and not failed
+    /// before their first run (those have nothing to stop), in start order.
+    pub(super) fn still_stopping(&self) -> Vec<String> {
+        let Some(services) = self.services.get() else {
+            return Vec::new();
+        };
+        services
+            .plan
+            .order()
+            .iter()
+            .filter(|&&node| {
+                let cell = lock(&services.cells[node]);
+                let done = matches!(cell.state, State::Stopped | State::Skipped)
+                    || (cell.state == State::Failed && cell.attempt == 0);
+                !done
+            })
+            .map(|&node| services.plan.name(node).to_owned())
+            .collect()
+    }
+
+    pub(super) fn snapshot(&self) -> AppStatus {
+        let info = lock(&self.info).clone();
+        let services = self.services.get().map_or_else(Vec::new, |services| {
+            let plan = &services.plan;
+            plan.order()
+                .iter()
+                .map(|&node| {
+                    let cell = lock(&services.cells[node]);
+                    let depends_on = plan
+                        .dependencies(node)
+                        .iter()
+                        .map(|&dep| plan.name(dep))
+                        .chain(plan.external_of(node))
+                        .map(str::to_owned)
+                        .collect();
+                    ServiceStatus {
+                        name: plan.name(node).to_owned(),
+                        state: cell.state,
+                        ready: cell.state.is_ready(),
+                        attempt: cell.attempt,
+                        restarts: cell.restarts,
+                        since: from_millis(cell.since),
+                        depends_on,
+                        allowed_failure: cell.allowed_failure,
+                        counts_for_readiness: cell.counts,
+                        last_error: cell.last_error.as_deref().cloned(),
+                        next_attempt_at: (cell.next_attempt_at > 0)
+                            .then(|| from_millis(cell.next_attempt_at)),
+                        failures: cell.failures,
+                    }
+                })
+                .collect()
+        });
+        let state = self.app_state();
+        AppStatus {
+            app: info.app,
+            version: info.version,
+            env: info.env,
+            pid: self.pid,
+            state,
+            ready: state == AppState::Ready,
+            started_at: self.started_at,
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
+            services,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The edit of one service's cell inside [`StatusBoard::record`].
+pub(crate) struct CellUpdate<'a> {
+    cell: &'a mut Cell,
+    /// The wall clock, read once for the edit.
+    now: Millis,
+    /// Whether anything readers see changed.
+    dirty: bool,
+}
+
+impl CellUpdate<'_> {
+    /// Whether the service may log one more repeated lifecycle line now: at most
+    /// [`LINES_PER_SECOND`] in a second of the wall clock, then the count of those left
+    /// out, with the next line logged.
+    pub(crate) fn admit(&mut self) -> Admit {
+        let cell = &mut *self.cell;
+        let second = u32::try_from(self.now / 1000).unwrap_or(u32::MAX);
+        if cell.window != second {
+            cell.window = second;
+            cell.lines = 1;
+            return match std::mem::take(&mut cell.suppressed) {
+                0 => Admit::Log,
+                suppressed => Admit::LogAfterSummary(suppressed),
+            };
+        }
+        if cell.lines < LINES_PER_SECOND {
+            cell.lines += 1;
+            Admit::Log
+        } else {
+            cell.suppressed = cell.suppressed.saturating_add(1);
+            Admit::Suppress
+        }
+    }
+
+    /// The last line of a crash loop: logged, after the count of the lines left out
+    /// and not summarised yet.
+    pub(crate) fn last_line(&mut self) -> Admit {
+        match std::mem::take(&mut self.cell.suppressed) {
+            0 => Admit::Log,
+            suppressed => Admit::LogAfterSummary(suppressed),
+        }
+    }
+
+    /// The state the service is in before this edit (or after an earlier part of it).
+    pub(crate) fn current(&self) -> State {
+        self.cell.state
+    }
+
+    /// The service enters `state`; leaving `retrying` clears `next_attempt_at`.
+    pub(crate) fn state(&mut self, state: State) -> &mut Self {
+        self.dirty = true;
+        if state != State::Retrying {
+            self.cell.next_attempt_at = 0;
+        }
+        self.cell.state = state;
+        self
+    }
+
+    /// Attempt `attempt` begins; every attempt after the first counts as a restart.
+    pub(crate) fn attempt(&mut self, attempt: u32) -> &mut Self {
+        self.dirty = true;
+        if self.cell.attempt > 0 {
+            self.cell.restarts = self.cell.restarts.saturating_add(1);
+        }
+        self.cell.attempt = attempt;
+        self
+    }
+
+    /// An attempt failed with `message`.
+    pub(crate) fn failure(&mut self, attempt: u32, message: String) -> &mut Self {
+        self.dirty = true;
+        self.cell.failures = self.cell.failures.saturating_add(1);
+        self.cell.last_error = Some(Box::new(LastError {
+            message,
+            attempt,
+            at: Timestamp::now(),
+        }));
+        self
+    }
+
+    /// The next attempt starts after `delay`.
+    pub(crate) fn retry_in(&mut self, delay: Duration) -> &mut Self {
+        self.dirty = true;
+        let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.cell.next_attempt_at = self.now.saturating_add(delay).max(1);
+        self
+    }
+
+    /// Takes the service out of the readiness count (an allowed failure that failed for
+    /// good).
+    pub(crate) fn stop_counting(&mut self) -> &mut Self {
+        self.dirty = true;
+        self.cell.counts = false;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(names: &[(&'static str, bool)]) -> Arc<StatusBoard> {
+        let board = StatusBoard::new();
+        let plan = Plan::new(names.iter().map(|&(name, _)| (name, [""; 0]))).unwrap();
+        board.plan(
+            Arc::new(plan),
+            names.iter().map(|&(_, counts)| (false, counts)),
+        );
+        board
+    }
+
+    #[test]
+    fn a_cell_stays_small() {
+        assert!(std::mem::size_of::<Mutex<Cell>>() <= 64);
+    }
+
+    #[test]
+    fn repeated_lines_are_limited_per_second() {
+        let board = board(&[("a", true)]);
+        let admit = |second: u64| {
+            let services = board.services.get().unwrap();
+            let mut cell = lock(&services.cells[0]);
+            CellUpdate {
+                cell: &mut cell,
+                now: second * 1000 + 500,
+                dirty: false,
+            }
+            .admit()
+        };
+        let admitted: Vec<Admit> = (0..15).map(|_| admit(7)).collect();
+        assert_eq!(
+            admitted
+                .iter()
+                .filter(|admit| **admit == Admit::Log)
+                .count(),
+            10
+        );
+        assert_eq!(admitted[14], Admit::Suppress);
+        assert_eq!(admit(8), Admit::LogAfterSummary(5));
+        assert_eq!(admit(8), Admit::Log);
+        #[expect(
+            clippy::redundant_closure_for_method_calls,
+            reason = "the method path is not general over the lifetime"
+        )]
+        let last = board.record(0, |cell| cell.last_line());
+        assert_eq!(last, Some(Admit::Log));
+    }
+
+    #[test]
+    fn the_app_is_ready_when_every_counted_service_is() {
+        let board = board(&[("a", true), ("b", true), ("c", false)]);
+        let handle = board.handle();
+        assert_eq!(handle.app_state(), AppState::Starting);
+        board.record(0, |cell| {
+            cell.attempt(1).state(State::Ready);
+        });
+        assert_eq!(
+            handle.snapshot().not_ready_reason().as_deref(),
+            Some("b is pending")
+        );
+        board.record(1, |cell| {
+            cell.attempt(1).state(State::Exited);
+        });
+        assert!(handle.is_ready());
+        board.record(0, |cell| {
+            cell.state(State::Retrying).retry_in(Duration::from_secs(1));
+        });
+        assert!(!handle.is_ready());
+        board.record(0, |cell| {
+            cell.state(State::Failed).stop_counting();
+        });
+        assert!(handle.is_ready());
+        board.set_phase(Phase::Draining);
+        assert_eq!(
+            handle.snapshot().not_ready_reason().as_deref(),
+            Some("draining")
+        );
+    }
+
+    #[test]
+    fn attempts_after_the_first_are_restarts() {
+        let board = board(&[("a", true)]);
+        for attempt in 1..=3 {
+            board.record(0, |cell| {
+                cell.attempt(attempt).state(State::Starting);
+            });
+        }
+        let status = board.handle().snapshot();
+        assert_eq!(
+            (status.services[0].attempt, status.services[0].restarts),
+            (3, 2)
+        );
+    }
+
+    #[test]
+    fn still_stopping_names_what_has_not_finished() {
+        let board = board(&[("a", true), ("b", true), ("c", true)]);
+        board.record(0, |cell| {
+            cell.attempt(1).state(State::Stopping);
+        });
+        board.record(1, |cell| {
+            cell.state(State::Skipped);
+        });
+        assert_eq!(board.handle().still_stopping(), ["a", "c"]);
+    }
+
+    #[test]
+    fn the_json_has_the_fields_of_the_contract() {
+        let board = board(&[("a", true)]);
+        board.record(0, |cell| {
+            cell.attempt(1)
+                .failure(1, "boom".into())
+                .state(State::Retrying);
+        });
+        let json = serde_json::to_value(board.handle().snapshot()).unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        for key in [
+            "app",
+            "version",
+            "env",
+            "pid",
+            "state",
+            "ready",
+            "started_at",
+            "uptime_seconds",
+            "services",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "missing {key}");
+        }
+        let service = &json["services"][0];
+        assert_eq!(service.as_object().unwrap().len(), 11);
+        assert_eq!(service["state"], "retrying");
+        assert_eq!(service["last_error"]["message"], "boom");
+        assert_eq!(json["state"], "starting");
+    }
+
+    #[tokio::test]
+    async fn changed_resolves_on_the_next_change() {
+        let board = board(&[("a", true)]);
+        let handle = board.handle();
+        let changed = handle.changed();
+        board.record(0, |cell| {
+            cell.state(State::Ready);
+        });
+        tokio::time::timeout(Duration::from_secs(5), changed)
+            .await
+            .expect("changed() resolved");
+        let changed = tokio::spawn(handle.changed());
+        tokio::task::yield_now().await;
+        board.set_phase(Phase::Stopping);
+        tokio::time::timeout(Duration::from_secs(5), changed)
+            .await
+            .expect("changed() resolved while waiting")
+            .unwrap();
+    }
+}

@@ -1,0 +1,163 @@
+//! Services that block their thread, on a real multi-thread runtime (SPEC §4 points 7 and
+//! 8): a `stop` that returns after its deadline is late, whatever the timer saw.
+
+use std::time::Duration;
+
+use servicepack::prelude::*;
+use servicepack::{Policy, RunError, Runner, ServiceDef};
+
+/// A service whose `stop` blocks its thread for `block`.
+struct SlowFlush {
+    block: Duration,
+}
+
+impl Service for SlowFlush {
+    async fn run(&self, ctx: Context) -> Result<()> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+
+    async fn stop(&self, _ctx: Context) -> Result<()> {
+        std::thread::sleep(self.block);
+        Ok(())
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_blocking_stop_past_its_deadline_is_late() {
+    runtime().block_on(async {
+        let runner = Runner::new()
+            .service(
+                ServiceDef::new(
+                    "flush",
+                    SlowFlush {
+                        block: Duration::from_millis(600),
+                    },
+                )
+                .policy(Policy::new().stop_timeout(Duration::from_millis(100))),
+            )
+            // The budget has room: only the clock, read when `stop` returns, says late.
+            .shutdown_timeout(Duration::from_secs(20));
+        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+        let run = tokio::spawn(runner.run());
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !status.is_ready() {
+                status.changed().await;
+            }
+        })
+        .await
+        .expect("ready within 30 s");
+        shutdown.request();
+        let report = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("run returned within 30 s")
+            .unwrap();
+        assert_eq!(report.exit_code(), 1, "{report:?}");
+        assert!(
+            matches!(report.errors(), [RunError::StopTimedOut { service, .. }] if service == "flush"),
+            "{report:?}"
+        );
+    });
+}
+
+#[test]
+fn a_blocking_stop_within_its_deadline_is_clean() {
+    runtime().block_on(async {
+        let runner = Runner::new()
+            .service(ServiceDef::new(
+                "flush",
+                SlowFlush {
+                    block: Duration::from_millis(50),
+                },
+            ))
+            .shutdown_timeout(Duration::from_secs(20));
+        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+        let run = tokio::spawn(runner.run());
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !status.is_ready() {
+                status.changed().await;
+            }
+        })
+        .await
+        .expect("ready within 30 s");
+        shutdown.request();
+        let report = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("run returned within 30 s")
+            .unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+    });
+}
+
+/// A `run` that blocks its thread on a channel until `stop` sends on it: the way a
+/// blocking read waits until `stop` closes the socket.
+struct BlockingRead {
+    wake: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    wait: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl BlockingRead {
+    fn new() -> Self {
+        let (wake, wait) = std::sync::mpsc::channel();
+        Self {
+            wake: std::sync::Mutex::new(Some(wake)),
+            wait: std::sync::Mutex::new(Some(wait)),
+        }
+    }
+}
+
+impl Service for BlockingRead {
+    async fn run(&self, _ctx: Context) -> Result<()> {
+        let wait = self.wait.lock().unwrap().take().expect("one run");
+        // Blocks this worker thread; only `stop` can end it (or 60 s pass).
+        match wait.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => Ok(()),
+            Err(_) => Err("stop was never called".into()),
+        }
+    }
+
+    async fn stop(&self, _ctx: Context) -> Result<()> {
+        if let Some(wake) = self.wake.lock().unwrap().take() {
+            let _ = wake.send(());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn stop_is_called_while_run_blocks_its_thread() {
+    runtime().block_on(async {
+        let runner = Runner::new()
+            .service(ServiceDef::new("reader", BlockingRead::new()))
+            .shutdown_timeout(Duration::from_secs(20));
+        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+        let run = tokio::spawn(runner.run());
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !status.is_ready() {
+                status.changed().await;
+            }
+        })
+        .await
+        .expect("ready within 30 s");
+        // Let `run` reach its blocking wait.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shutdown.request();
+        let report = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("run returned within 30 s")
+            .unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+        assert_eq!(
+            status.snapshot().services[0].state,
+            servicepack::State::Stopped
+        );
+    });
+}
