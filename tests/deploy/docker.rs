@@ -347,6 +347,9 @@ fn compose_and_swarm_run_the_generated_files() {
     ) {
         return;
     }
+    if !crate::support::have_health("docker") {
+        return;
+    }
     if !docker(&["info"]).status.success() {
         crate::support::skip_or_fail(
             "docker",

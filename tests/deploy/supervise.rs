@@ -344,7 +344,7 @@ fn supervised_pid(flavor: Flavor, dir: &Path) -> Result<u32, String> {
 
 fn supervised_tree(flavor: Flavor) {
     let (programs, package) = flavor.programs();
-    if !have(flavor.target(), programs, package) {
+    if !have(flavor.target(), programs, package) || !crate::support::have_health(flavor.target()) {
         return;
     }
     let _timer = Timer::start(match flavor {

@@ -218,6 +218,21 @@ pub(crate) fn skip_or_fail(test: &str, reason: &str) {
     eprintln!("SKIPPED {test}: {reason}");
 }
 
+/// Whether the showcase has the `health` probe client that the units call (SPEC §7);
+/// prints why the test is skipped when it has not.
+pub(crate) fn have_health(test: &str) -> bool {
+    let output = app(showcase(), &["health", "--help"])
+        .output()
+        .expect("the showcase runs");
+    if output.status.success() {
+        return true;
+    }
+    eprintln!(
+        "SKIPPED {test}: the showcase has no `health` command, which the generated units call (it comes with the ops endpoint's probe client, SPEC §7)"
+    );
+    false
+}
+
 /// Set in CI: every engine must be there.
 const REQUIRE: &str = "SERVICEPACK_REQUIRE_ENGINES";
 
