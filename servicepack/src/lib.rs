@@ -53,6 +53,7 @@ mod error;
 mod ops;
 mod policy;
 pub mod prelude;
+mod probe;
 mod registry;
 mod runtime;
 mod service;

@@ -3,8 +3,10 @@
 
 mod config;
 mod http;
+mod notify;
 mod ops;
 mod ops_tools;
+mod probe;
 mod short;
 mod showcase;
 mod support;

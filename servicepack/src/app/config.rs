@@ -39,6 +39,8 @@ pub(crate) struct Config {
     pub(crate) log: LogConfig,
     /// `ENV`, as given (`prod` when unset).
     pub(crate) env: String,
+    /// `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `READY_FD` (SPEC §7).
+    pub(crate) notify: super::notify::NotifyConfig,
     /// `OPS_ADDR`, `OPS_TOKEN`, `RUNNER_DRAINDELAY` (SPEC §6).
     pub(crate) ops: crate::ops::config::OpsConfig,
 }
@@ -185,6 +187,7 @@ impl Config {
             }
         });
         let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
+        let notify = super::notify::NotifyConfig::from_lookup(read);
 
         let shutdown_timeout = shutdown_timeout.unwrap_or_else(|error| {
             errors.push(error);
@@ -202,6 +205,10 @@ impl Config {
             errors.push(error);
             false
         });
+        let notify = notify.unwrap_or_else(|error| {
+            errors.push(error);
+            super::notify::NotifyConfig::default()
+        });
         let ops = crate::ops::config::from_lookup(read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
@@ -215,6 +222,7 @@ impl Config {
                 add_source,
             },
             env,
+            notify,
             ops,
         })
     }

@@ -2,6 +2,7 @@
 //! `main` that `#[servicepack::main]` calls.
 
 pub(crate) mod config;
+pub(crate) mod notify;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
 
@@ -322,13 +323,14 @@ pub(crate) fn run(
         .app_info(info.bin_name, info.version, config.env.as_str());
     let (ops, status) = (config.ops.clone(), runner.status());
     block_on(format, async move {
-        let _endpoint = match crate::ops::start(&ops, status).await {
+        let _endpoint = match crate::ops::start(&ops, status.clone()).await {
             Ok(endpoint) => endpoint,
             Err(reason) => {
                 return exit_code(format, 1, &format!("{reason}; no service was started"));
             }
         };
-        lifecycle(pre_run, post_stop, runner, format).await
+        let lifecycle = lifecycle(pre_run, post_stop, runner, format);
+        notify::alongside(&config.notify, status, lifecycle).await
     })
 }
 

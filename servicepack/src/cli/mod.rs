@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::app::config::{Config, ConfigErrors, LogFormat};
 use crate::app::telemetry;
 use crate::app::{self, App, AppInfo, CustomCommand};
+use crate::probe;
 use crate::registry::Entry;
 use crate::runtime::plan::Plan;
 use crate::{Backoff, Restart, Retries, ServiceDef, format_duration};
@@ -28,7 +29,17 @@ const HELP: &str = "help";
 const DEPLOY: &str = "deploy";
 /// The commands every app has; no service with commands and no custom command may take
 /// these names.
-const BUILT_IN: [&str; 7] = [RUN, SERVICES, GRAPH, CHECK, COMPLETIONS, HELP, DEPLOY];
+const BUILT_IN: [&str; 9] = [
+    RUN,
+    SERVICES,
+    GRAPH,
+    CHECK,
+    COMPLETIONS,
+    HELP,
+    probe::HEALTH,
+    probe::STATUS,
+    DEPLOY,
+];
 
 /// Said by `run` and `check` when the binary has no service at all.
 const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
@@ -91,6 +102,7 @@ pub(crate) fn main(
                 }
             };
         }
+        probe::HEALTH | probe::STATUS => return probe::run(name, sub, format),
         COMPLETIONS => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")
@@ -202,6 +214,7 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
             Command::new(CHECK)
                 .about("Check the registry: duplicate names and dependency cycles fail, external dependencies are listed"),
         )
+        .subcommands(probe::commands())
         .subcommand(
             Command::new(COMPLETIONS)
                 .about("Print a shell completion script")
