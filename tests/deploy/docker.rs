@@ -56,8 +56,9 @@ struct Made {
     image: Option<String>,
     stack: Option<String>,
     swarm: bool,
-    /// Networks that `swarm init` created (`docker_gwbridge`), removed after leaving.
-    swarm_networks: Vec<String>,
+    /// Whether `docker_gwbridge` was there before the swarm: if not, the swarm's first
+    /// task made it, and it outlives the swarm, so it goes after leaving.
+    gwbridge_before: bool,
     /// Labels whose containers and networks go (`com.docker.compose.project=…`).
     labels: Vec<String>,
 }
@@ -81,8 +82,8 @@ impl Drop for Made {
         if self.swarm {
             let _ = docker(&["swarm", "leave", "--force"]);
         }
-        for network in &self.swarm_networks {
-            let _ = docker(&["network", "rm", network]);
+        if self.stack.is_some() || self.swarm {
+            remove_gwbridge(self.gwbridge_before);
         }
         if let Some(image) = &self.image {
             let _ = docker(&["rmi", "-f", image]);
@@ -262,14 +263,9 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
         return;
     }
     let before = network_ids();
+    made.gwbridge_before = gwbridge().is_some();
     docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
     made.swarm = true;
-    // `docker_gwbridge` outlives the swarm: remove it by id after leaving.
-    made.swarm_networks = network_ids()
-        .into_iter()
-        .filter(|id| !before.contains(id))
-        .filter(|id| inspect(id, "{{.Scope}}") == "local")
-        .collect();
     let stack = format!("spdeploy{}", std::process::id());
     let dir = scratch.path("swarm");
     deploy_ok(
@@ -321,14 +317,32 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
     );
     docker_ok(&["swarm", "leave", "--force"]);
     made.swarm = false;
-    for network in std::mem::take(&mut made.swarm_networks) {
-        docker_ok(&["network", "rm", &network]);
-    }
+    remove_gwbridge(made.gwbridge_before);
     let left: Vec<String> = network_ids()
         .into_iter()
         .filter(|id| !before.contains(id))
         .collect();
     assert!(left.is_empty(), "networks left by the swarm: {left:?}");
+}
+
+/// The id of `docker_gwbridge`, the bridge a swarm's containers reach the host through.
+fn gwbridge() -> Option<String> {
+    let id = docker_ok(&[
+        "network",
+        "ls",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "name=^docker_gwbridge$",
+    ]);
+    (!id.is_empty()).then_some(id)
+}
+
+/// Removes `docker_gwbridge` by id, unless it was there before the test.
+fn remove_gwbridge(was_there: bool) {
+    if let Some(id) = gwbridge().filter(|_| !was_there) {
+        let _ = docker(&["network", "rm", &id]);
+    }
 }
 
 fn network_ids() -> Vec<String> {
