@@ -59,6 +59,8 @@ struct Made {
     /// Whether `docker_gwbridge` was there before the swarm: if not, the swarm's first
     /// task made it, and it outlives the swarm, so it goes after leaving.
     gwbridge_before: bool,
+    /// Dropped after everything above, so the swarm is left before another run takes it.
+    swarm_lock: Option<SwarmLock>,
     /// Labels whose containers and networks go (`com.docker.compose.project=…`).
     labels: Vec<String>,
 }
@@ -254,7 +256,44 @@ fn compose_phase(made: &mut Made, scratch: &Scratch, tag: &str, base: &[&str]) {
     );
 }
 
+/// Held while a test of this machine owns the engine's swarm mode: one engine has one
+/// swarm, and other checkouts of this test may run at the same time.
+struct SwarmLock(std::path::PathBuf);
+
+impl SwarmLock {
+    fn take() -> Self {
+        let path = std::env::temp_dir().join("servicepack-deploy-swarm.lock");
+        wait_for(
+            "the swarm lock (another test run holds it)",
+            PATIENCE * 3,
+            || {
+                match std::fs::create_dir(&path) {
+                    Ok(()) => Ok(()),
+                    // A run that died holding it: stale after ten minutes.
+                    Err(_)
+                        if std::fs::metadata(&path)
+                            .and_then(|meta| meta.modified())
+                            .is_ok_and(|at| at.elapsed().unwrap_or_default() > PATIENCE * 5) =>
+                    {
+                        let _ = std::fs::remove_dir(&path);
+                        Err("stale lock removed".to_owned())
+                    }
+                    Err(error) => Err(error.to_string()),
+                }
+            },
+        );
+        Self(path)
+    }
+}
+
+impl Drop for SwarmLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
+    made.swarm_lock = Some(SwarmLock::take());
     let _timer = Timer::start("docker swarm");
     if docker_ok(&["info", "-f", "{{.Swarm.LocalNodeState}}"]) != "inactive" {
         eprintln!(
@@ -262,7 +301,6 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
         );
         return;
     }
-    let before = network_ids();
     made.gwbridge_before = gwbridge().is_some();
     docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
     made.swarm = true;
@@ -318,11 +356,7 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
     docker_ok(&["swarm", "leave", "--force"]);
     made.swarm = false;
     remove_gwbridge(made.gwbridge_before);
-    let left: Vec<String> = network_ids()
-        .into_iter()
-        .filter(|id| !before.contains(id))
-        .collect();
-    assert!(left.is_empty(), "networks left by the swarm: {left:?}");
+    made.swarm_lock = None;
 }
 
 /// The id of `docker_gwbridge`, the bridge a swarm's containers reach the host through.
@@ -343,13 +377,6 @@ fn remove_gwbridge(was_there: bool) {
     if let Some(id) = gwbridge().filter(|_| !was_there) {
         let _ = docker(&["network", "rm", &id]);
     }
-}
-
-fn network_ids() -> Vec<String> {
-    docker_ok(&["network", "ls", "-q", "--no-trunc"])
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
 }
 
 #[test]
