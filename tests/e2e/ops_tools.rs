@@ -93,7 +93,7 @@ fn promtool_accepts_the_metrics() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool starts");
+        .expect("promtool starts (Debian package `prometheus`: run `bash .ci/setup`)");
     std::io::Write::write_all(&mut check.stdin.take().unwrap(), metrics.body.as_bytes()).unwrap();
     let output = check.wait_with_output().unwrap();
     let said = format!(
@@ -141,7 +141,7 @@ fn prometheus_scrapes_the_showcase_and_reads_app_ready_back() {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
             .spawn()
-            .expect("prometheus starts"),
+            .expect("prometheus starts (Debian package `prometheus`: run `bash .ci/setup`)"),
     );
     let web: std::net::SocketAddr = web.parse().unwrap();
     let deadline = Instant::now() + PATIENCE * 2;
@@ -193,7 +193,7 @@ fn chromium(dir: &Path, args: &[&str], url: &str) -> std::process::Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("chromium starts");
+        .expect("chromium starts (Debian package `chromium`: run `bash .ci/setup`)");
     let pid = child.id();
     // Bounded: a browser still running after the wait is killed, and the test fails below.
     // The watchdog kills only while the browser is known to be running (no pid reuse).
