@@ -661,11 +661,23 @@ impl Life {
 
 /// Drives a running attempt until it returns or the service's token is cancelled (the
 /// token first: once it is cancelled, `run` is not polled again before `stop` is called).
+///
+/// Called only right after `begin_attempt`, in the same poll of the task: that has just
+/// polled the run with this task's waker, so `run` is next polled when it wakes the task,
+/// not at once (one poll of every service's `run` less).
 async fn watch(run: Pin<&mut Option<RunFuture<'_>>>, guard: RunGuard<'_>) -> Drive {
+    let mut just_polled = true;
+    let mut run = pin!(drive(run, &guard));
+    let run = std::future::poll_fn(move |cx| {
+        if std::mem::take(&mut just_polled) {
+            return Poll::Pending;
+        }
+        run.as_mut().poll(cx)
+    });
     tokio::select! {
         biased;
         () = guard.token.cancelled() => Drive::Interrupted,
-        result = drive(run, &guard) => Drive::Returned(result),
+        result = run => Drive::Returned(result),
     }
 }
 
