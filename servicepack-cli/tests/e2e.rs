@@ -115,7 +115,10 @@ fn text(output: &Output) -> String {
 }
 
 #[test]
-#[expect(clippy::too_many_lines, reason = "one user session, step by step, reads best as one transcript")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one user session, step by step, reads best as one transcript"
+)]
 fn new_add_build_test_list_remove() {
     let tmp = TempDir::new().unwrap();
     let new = servicepack(tmp.path(), &["new", "e2e-app"]);

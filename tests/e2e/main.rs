@@ -2,11 +2,11 @@
 //! signals it, and checks its exit code and the order of its lifecycle events.
 
 mod config;
-mod patterns;
 mod http;
 mod notify;
 mod ops;
 mod ops_tools;
+mod patterns;
 mod probe;
 mod short;
 mod showcase;

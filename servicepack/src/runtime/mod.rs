@@ -6,6 +6,7 @@
 pub(crate) mod catch;
 pub(crate) mod erased;
 pub(crate) mod lifecycle;
+pub(crate) mod peers;
 pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod retry;

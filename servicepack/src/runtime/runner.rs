@@ -32,6 +32,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::runtime::erased::Construct;
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
+use crate::runtime::peers::{PeerWaiter, Peers};
 use crate::runtime::plan::Plan;
 use crate::runtime::report::{Report, RunError, ShutdownCause};
 use crate::runtime::retry::{JitterSource, default_jitter};
@@ -91,6 +92,10 @@ pub struct Runner {
     jitter: Option<JitterSource>,
     handle: ShutdownHandle,
     board: Arc<StatusBoard>,
+    /// Set by [`Runner::peer`] (`peers.rs`).
+    pub(super) peers: Vec<(String, PeerWaiter)>,
+    /// Set by [`Runner::peer_timeout`] (`peers.rs`).
+    pub(super) peer_timeout: Duration,
 }
 
 impl Default for Runner {
@@ -105,6 +110,11 @@ impl fmt::Debug for Runner {
             .field("services", &self.defs)
             .field("shutdown_timeout", &self.budget)
             .field("drain_delay", &self.drain)
+            .field(
+                "peers",
+                &self.peers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("peer_timeout", &self.peer_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +133,8 @@ impl Runner {
             jitter: None,
             handle: ShutdownHandle::new(),
             board: StatusBoard::new(),
+            peers: Vec::new(),
+            peer_timeout: Duration::ZERO,
         }
     }
 
@@ -451,6 +463,8 @@ impl Coordinator {
             jitter,
             handle,
             board,
+            peers,
+            peer_timeout,
         } = runner;
         // The names move into the plan: no copy per service.
         let nodes = defs.iter_mut().map(|def| {
@@ -472,7 +486,8 @@ impl Coordinator {
                 (policy.allowed_failure, policy.counts_for_readiness)
             }),
         );
-        let shared = Arc::new(Shared::new(plan.clone(), events, jitter, board));
+        let peers = Peers::new(&plan, peers, peer_timeout);
+        let shared = Arc::new(Shared::new(plan.clone(), events, jitter, board).with_peers(peers));
         let mut this = Self {
             alive: plan.len(),
             ended: vec![false; plan.len()],
@@ -485,8 +500,17 @@ impl Coordinator {
             errors: Vec::new(),
         };
         for (service, dependency) in this.plan.external() {
-            tracing::error_span!("service", service = %service)
-                .in_scope(|| tracing::warn!(dependency, "dependency not in process, skipping"));
+            let span = tracing::error_span!("service", service = %service);
+            if this.shared.peers.is_peer(dependency) {
+                span.in_scope(|| {
+                    tracing::info!(
+                        dependency,
+                        "dependency runs in another process; waiting for it as a peer"
+                    )
+                });
+            } else {
+                span.in_scope(|| tracing::warn!(dependency, "dependency not in process, skipping"));
+            }
         }
         tracing::info!(count = this.plan.len(), "running services");
         if handle.is_requested() {

@@ -17,6 +17,7 @@ use crate::context::Name;
 use crate::runtime::catch;
 use crate::runtime::erased;
 use crate::runtime::lifecycle::{self, Lifecycle};
+use crate::runtime::peers::Peers;
 use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
 use crate::runtime::shutdown::StopWalk;
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) problems: Mutex<Vec<RunError>>,
     /// The supervisor tasks not finished yet: each holds a token until it is done.
     pub(crate) tracker: TaskTracker,
+    /// The dependencies that run in other processes (SPEC §9.3).
+    pub(crate) peers: Peers,
 }
 
 impl Shared {
@@ -81,7 +84,14 @@ impl Shared {
             jitter: Mutex::new(jitter),
             problems: Mutex::new(Vec::new()),
             tracker: TaskTracker::new(),
+            peers: Peers::default(),
         }
+    }
+
+    /// The same, with these peers.
+    pub(crate) fn with_peers(mut self, peers: Peers) -> Self {
+        self.peers = peers;
+        self
     }
 
     /// Shutdown has begun: no run may start any more.
