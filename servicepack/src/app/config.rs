@@ -43,6 +43,8 @@ pub(crate) struct Config {
     pub(crate) notify: super::notify::NotifyConfig,
     /// `OPS_ADDR`, `OPS_TOKEN`, `RUNNER_DRAINDELAY` (SPEC §6).
     pub(crate) ops: crate::ops::config::OpsConfig,
+    /// `SERVICES_PEERS`, `RUNNER_PEERTIMEOUT` (SPEC §9.3).
+    pub(crate) peers: super::peers::PeersConfig,
 }
 
 /// How logs are written.
@@ -210,6 +212,7 @@ impl Config {
             super::notify::NotifyConfig::default()
         });
         let ops = crate::ops::config::from_lookup(read, &mut errors);
+        let peers = super::peers::from_lookup(read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors { errors, format });
         }
@@ -224,6 +227,7 @@ impl Config {
             env,
             notify,
             ops,
+            peers,
         })
     }
 

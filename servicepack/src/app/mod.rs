@@ -3,6 +3,7 @@
 
 pub(crate) mod config;
 pub(crate) mod notify;
+pub(crate) mod peers;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
 
@@ -321,6 +322,7 @@ pub(crate) fn run(
         .shutdown_timeout(config.shutdown_timeout)
         .drain_delay(config.ops.drain_delay)
         .app_info(info.bin_name, info.version, config.env.as_str());
+    let runner = config.peers.install(runner);
     let (ops, status) = (config.ops.clone(), runner.status());
     block_on(format, async move {
         let _endpoint = match crate::ops::start(&ops, status.clone()).await {

@@ -297,6 +297,10 @@ fn plan_run(
     let enabled = config
         .enabled(&names)
         .map_err(|error| (2, error.to_string()))?;
+    config
+        .peers
+        .check_registered(&names)
+        .map_err(|error| (2, error.to_string()))?;
     let enabled: Vec<&'static Entry> = entries
         .iter()
         .zip(enabled)
