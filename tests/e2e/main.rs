@@ -7,6 +7,7 @@ mod notify;
 mod ops;
 mod ops_tools;
 mod patterns;
+mod peers;
 mod probe;
 mod short;
 mod showcase;

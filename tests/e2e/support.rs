@@ -22,7 +22,7 @@ use serde_json::Value;
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Variables the binaries read; cleared so that the caller's environment cannot leak in.
-const APP_VARS: [&str; 7] = [
+const APP_VARS: [&str; 11] = [
     "DATABASE_URL",
     "SERVICES_ENABLED",
     "RUNNER_SHUTDOWNTIMEOUT",
@@ -30,6 +30,10 @@ const APP_VARS: [&str; 7] = [
     "LOG_FORMAT",
     "LOG_ADD_SOURCE",
     "ENV",
+    "OPS_ADDR",
+    "OPS_TOKEN",
+    "SERVICES_PEERS",
+    "RUNNER_PEERTIMEOUT",
 ];
 
 /// The showcase binary, built on first use.
