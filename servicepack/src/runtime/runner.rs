@@ -506,7 +506,7 @@ impl Coordinator {
                     tracing::info!(
                         dependency,
                         "dependency runs in another process; waiting for it as a peer"
-                    )
+                    );
                 });
             } else {
                 span.in_scope(|| tracing::warn!(dependency, "dependency not in process, skipping"));
