@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::http::get;
 use crate::ops::{poll, start};
-use crate::support::{Event, Launch, Match, short_showcase};
+use crate::support::{Event, Launch, Match, short_showcase, showcase};
 
 /// A loopback address where nothing listens (bound, then released).
 fn free_addr() -> SocketAddr {
@@ -72,6 +72,16 @@ fn the_api_waits_pending_for_its_peers_and_starts_once_the_database_is_ready() {
     assert_eq!(
         readyz.json()["reason"],
         "example-api is pending (waiting for peer example-database)"
+    );
+
+    let status = Launch::new(showcase(), &["status", "--addr", &api_addr.to_string()]).run();
+    status.assert_code(1);
+    assert!(
+        status.stderr_text().contains(
+            "the app is not ready: example-api is pending (waiting for peer example-database)"
+        ),
+        "{}",
+        status.stderr_text()
     );
 
     // Now the database's process, on the address the api polls.
@@ -163,7 +173,7 @@ fn with_a_peer_timeout_and_no_peer_each_attempt_fails_and_the_policy_retries() {
 fn the_showcase_api_without_retries_fails_after_one_timed_out_wait() {
     let nowhere = free_addr();
     let peers = format!("example-database=http://{nowhere},example-flaky=http://{nowhere}");
-    let finished = Launch::new(crate::support::showcase(), &["run"])
+    let finished = Launch::new(showcase(), &["run"])
         .env("LOG_FORMAT", "json")
         .env("SERVICES_ENABLED", "example-api")
         .env("SERVICES_PEERS", &peers)
@@ -192,7 +202,7 @@ fn bad_peers_exit_2_naming_the_variable_and_the_fix() {
             "RUNNER_PEERTIMEOUT",
         ),
     ] {
-        let finished = Launch::new(crate::support::showcase(), &["run"])
+        let finished = Launch::new(showcase(), &["run"])
             .env("SERVICES_ENABLED", "example-api")
             .env("SERVICES_PEERS", peers)
             .env("RUNNER_PEERTIMEOUT", timeout)
