@@ -49,6 +49,7 @@ mod builtin;
 mod cli;
 mod context;
 mod duration;
+mod entry;
 mod error;
 mod ops;
 mod policy;
@@ -100,7 +101,8 @@ pub use servicepack_macros::{main, service};
 pub mod __private {
     pub use linkme;
 
-    pub use crate::app::{AppInfo, main};
+    pub use crate::app::AppInfo;
+    pub use crate::entry::main;
     #[cfg(feature = "ops")]
     pub use crate::ops::bench as ops;
     pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};

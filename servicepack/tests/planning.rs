@@ -291,8 +291,9 @@ async fn a_crash_loop_is_rate_limited() {
         .iter()
         .filter(|line| line.contains("service{service=blink}"))
         .count();
-    // 4 seconds began: 10 lines and a summary each, plus stopping and stopped.
-    assert!(blink <= 4 * 11 + 2, "{blink} lines: {lines:#?}");
+    // 3.5 s touch at most 5 wall-clock seconds: 10 lines and a summary in each, plus
+    // stopping and stopped (against more than 7,000 without the limit).
+    assert!(blink <= 5 * 11 + 2, "{blink} lines: {lines:#?}");
     assert!(capture.has(&["WARN", "lifecycle lines suppressed", "suppressed="]));
     assert!(capture.has(&[
         " INFO",

@@ -11,15 +11,20 @@ use std::time::Duration;
 const CLI_APP: &str = env!("CARGO_BIN_EXE_cli-app");
 const CYCLE_APP: &str = env!("CARGO_BIN_EXE_cycle-app");
 const EMPTY_APP: &str = env!("CARGO_BIN_EXE_empty-app");
+const DUPLICATE_APP: &str = env!("CARGO_BIN_EXE_duplicate-app");
 
 /// The variables servicepack reads; each test starts without them.
-const VARIABLES: [&str; 6] = [
+const VARIABLES: [&str; 10] = [
     "SERVICES_ENABLED",
     "RUNNER_SHUTDOWNTIMEOUT",
+    "RUNNER_DRAINDELAY",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "LOG_ADD_SOURCE",
     "ENV",
+    "RUST_LOG",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
 ];
 
 /// A command for `bin` with a clean servicepack environment and a fresh marker file.
@@ -342,7 +347,54 @@ fn a_command_name_clash_fails_every_invocation() {
         .code(1)
         .stderr_has(
             "the custom command `check` and the built-in command `check` are both named `check`",
-        );
+        )
+        .stderr_has("rename the custom command `check`");
+    let out = App::new(EMPTY_APP, &["--help"])
+        .env("EMPTY_APP_CLASH", "1")
+        .output();
+    assert!(
+        !out.stderr.contains("#[service"),
+        "no service to rename: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn services_refuses_two_services_of_one_name_like_run_and_check() {
+    for args in [
+        &["services"][..],
+        &["services", "--json"],
+        &["check"],
+        &["run"],
+    ] {
+        App::new(DUPLICATE_APP, args)
+            .output()
+            .code(1)
+            .stderr_has("duplicate service name `worker`");
+    }
+    // Both are still listed, so the user sees them.
+    let out = App::new(DUPLICATE_APP, &["services"]).output();
+    assert_eq!(out.stdout.matches("worker").count(), 2, "{}", out.stdout);
+}
+
+#[test]
+fn completions_into_a_full_device_say_cannot_write_to_stdout() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists on Linux");
+    let output = Command::new(CLI_APP)
+        .args(["completions", "bash"])
+        .stdout(full)
+        .output()
+        .expect("the app starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Os {"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -22,14 +22,19 @@ use serde_json::Value;
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Variables the binaries read; cleared so that the caller's environment cannot leak in.
-const APP_VARS: [&str; 11] = [
+const APP_VARS: [&str; 16] = [
     "DATABASE_URL",
     "SERVICES_ENABLED",
     "RUNNER_SHUTDOWNTIMEOUT",
+    "RUNNER_DRAINDELAY",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "LOG_ADD_SOURCE",
     "ENV",
+    "RUST_LOG",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "TOKIO_WORKER_THREADS",
     "OPS_ADDR",
     "OPS_TOKEN",
     "SERVICES_PEERS",
@@ -49,6 +54,11 @@ pub(crate) fn hello() -> &'static Path {
 /// The patterns example binary, built on first use.
 pub(crate) fn patterns() -> &'static Path {
     &built().2
+}
+
+/// The tests crate's app of misbehaving services.
+pub(crate) fn blocking_app() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_blocking-app"))
 }
 
 /// The tests crate's own short-timing app.
@@ -459,6 +469,15 @@ impl Match {
     pub(crate) fn says(service: &str, text: &str) -> Self {
         Self {
             service: Some(service.to_owned()),
+            message: text.to_owned(),
+            exact: false,
+        }
+    }
+
+    /// A line from any service, or none, whose message contains `text`.
+    pub(crate) fn contains(text: &str) -> Self {
+        Self {
+            service: None,
             message: text.to_owned(),
             exact: false,
         }

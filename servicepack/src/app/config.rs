@@ -10,12 +10,16 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
+pub(crate) use crate::app::terminal::Color;
 use crate::parse_duration;
 
 /// `SERVICES_ENABLED`: comma-separated service names to run.
 pub(crate) const SERVICES_ENABLED: &str = "SERVICES_ENABLED";
 /// `RUNNER_SHUTDOWNTIMEOUT`: the shutdown budget.
 pub(crate) const RUNNER_SHUTDOWNTIMEOUT: &str = "RUNNER_SHUTDOWNTIMEOUT";
+/// `RUNNER_DRAINDELAY`: after a shutdown request, how long the app drains before the
+/// first service is stopped.
+pub(crate) const RUNNER_DRAINDELAY: &str = "RUNNER_DRAINDELAY";
 /// `LOG_LEVEL`: a level or a filter directive.
 pub(crate) const LOG_LEVEL: &str = "LOG_LEVEL";
 /// `LOG_FORMAT`: `text` or `json`.
@@ -24,6 +28,8 @@ pub(crate) const LOG_FORMAT: &str = "LOG_FORMAT";
 pub(crate) const LOG_ADD_SOURCE: &str = "LOG_ADD_SOURCE";
 /// `ENV`: a label for the start-up line.
 pub(crate) const ENV: &str = "ENV";
+/// `RUST_LOG`: what `LOG_LEVEL` says, read only when `LOG_LEVEL` is unset.
+pub(crate) const RUST_LOG: &str = "RUST_LOG";
 
 /// The shutdown budget when `RUNNER_SHUTDOWNTIMEOUT` is unset.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) services_enabled: Vec<String>,
     /// `RUNNER_SHUTDOWNTIMEOUT`.
     pub(crate) shutdown_timeout: Duration,
+    /// `RUNNER_DRAINDELAY` (0 when unset).
+    pub(crate) drain_delay: Duration,
     /// `LOG_LEVEL`, `LOG_FORMAT`, `LOG_ADD_SOURCE`.
     pub(crate) log: LogConfig,
     /// `ENV`, as given (`prod` when unset).
@@ -56,6 +64,8 @@ pub(crate) struct LogConfig {
     pub(crate) format: LogFormat,
     /// `source=file:line` in each line.
     pub(crate) add_source: bool,
+    /// `NO_COLOR`, `CLICOLOR_FORCE`: whether text lines are coloured.
+    pub(crate) color: Color,
 }
 
 impl Default for LogConfig {
@@ -64,6 +74,7 @@ impl Default for LogConfig {
             filter: LogFilter::Level(LevelFilter::INFO),
             format: LogFormat::Text,
             add_source: false,
+            color: Color::Auto,
         }
     }
 }
@@ -128,6 +139,8 @@ pub(crate) struct ConfigErrors {
     pub(crate) errors: Vec<ConfigError>,
     /// The format to write the errors in.
     pub(crate) format: LogFormat,
+    /// Whether they are coloured.
+    pub(crate) color: Color,
 }
 
 impl Config {
@@ -152,19 +165,27 @@ impl Config {
         let services_enabled = read(SERVICES_ENABLED)
             .map(|list| parse_list(&list))
             .unwrap_or_default();
-        let shutdown_timeout =
-            read(RUNNER_SHUTDOWNTIMEOUT).map_or(Ok(DEFAULT_SHUTDOWN_TIMEOUT), |value| {
+        let go_duration = |variable: &'static str, default: Duration| {
+            read(variable).map_or(Ok(default), |value| {
                 parse_duration(&value).map_err(|error| ConfigError {
-                    variable: RUNNER_SHUTDOWNTIMEOUT,
+                    variable,
                     expected: format!(
                         "expected a Go duration such as \"10s\", \"1m30s\" or \"500ms\" ({})",
                         error.reason()
                     ),
                     value,
                 })
-            });
-        let filter = read(LOG_LEVEL).map_or(Ok(LogConfig::default().filter), |value| {
-            parse_log_level(&value)
+            })
+        };
+        let shutdown_timeout = go_duration(RUNNER_SHUTDOWNTIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT);
+        let drain_delay = go_duration(RUNNER_DRAINDELAY, Duration::ZERO);
+        // `RUST_LOG` only when `LOG_LEVEL` is unset; the same syntax, and an error names
+        // the variable it came from.
+        let level = read(LOG_LEVEL)
+            .map(|value| (LOG_LEVEL, value))
+            .or_else(|| read(RUST_LOG).map(|value| (RUST_LOG, value)));
+        let filter = level.map_or(Ok(LogConfig::default().filter), |(variable, value)| {
+            parse_log_level(variable, &value)
         });
         let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), |value| {
             match value.to_ascii_lowercase().as_str() {
@@ -190,10 +211,15 @@ impl Config {
         });
         let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
         let notify = super::notify::NotifyConfig::from_lookup(read);
+        let color = Color::from_lookup(&lookup);
 
         let shutdown_timeout = shutdown_timeout.unwrap_or_else(|error| {
             errors.push(error);
             DEFAULT_SHUTDOWN_TIMEOUT
+        });
+        let drain_delay = drain_delay.unwrap_or_else(|error| {
+            errors.push(error);
+            Duration::ZERO
         });
         let filter = filter.unwrap_or_else(|error| {
             errors.push(error);
@@ -214,15 +240,21 @@ impl Config {
         let ops = crate::ops::config::from_lookup(read, &mut errors);
         let peers = super::peers::from_lookup(read, &mut errors);
         if !errors.is_empty() {
-            return Err(ConfigErrors { errors, format });
+            return Err(ConfigErrors {
+                errors,
+                format,
+                color,
+            });
         }
         Ok(Self {
             services_enabled,
             shutdown_timeout,
+            drain_delay,
             log: LogConfig {
                 filter,
                 format,
                 add_source,
+                color,
             },
             env,
             notify,
@@ -290,13 +322,15 @@ fn parse_list(list: &str) -> Vec<String> {
     names
 }
 
-fn parse_log_level(value: &str) -> Result<LogFilter, ConfigError> {
+/// `LOG_LEVEL` (or `RUST_LOG`, named by `variable`). A hand match rather than
+/// `LevelFilter::from_str`, which also takes `0` to `5`, which SPEC does not list.
+fn parse_log_level(variable: &'static str, value: &str) -> Result<LogFilter, ConfigError> {
     const EXPECTED: &str = "expected trace, debug, info, warn, error or off (any case), or a tracing filter directive such as \"info,my_app=debug\"";
     if value.contains(['=', ',']) {
         return match EnvFilter::builder().parse(value) {
             Ok(_) => Ok(LogFilter::Directive(value.to_owned())),
             Err(error) => Err(ConfigError {
-                variable: LOG_LEVEL,
+                variable,
                 value: value.to_owned(),
                 expected: format!("{EXPECTED}; the directive does not parse: {error}"),
             }),
@@ -311,7 +345,7 @@ fn parse_log_level(value: &str) -> Result<LogFilter, ConfigError> {
         "off" => LevelFilter::OFF,
         _ => {
             return Err(ConfigError {
-                variable: LOG_LEVEL,
+                variable,
                 value: value.to_owned(),
                 expected: EXPECTED.to_owned(),
             });
@@ -468,6 +502,43 @@ mod tests {
             errors.format,
             LogFormat::Json,
             "a good LOG_FORMAT is still used"
+        );
+    }
+
+    #[test]
+    fn drain_delay_is_a_go_duration() {
+        assert_eq!(parse(&[]).unwrap().drain_delay, Duration::ZERO);
+        let config = parse(&[(RUNNER_DRAINDELAY, "1m30s")]).unwrap();
+        assert_eq!(config.drain_delay, Duration::from_secs(90));
+        let error = single_error(&[(RUNNER_DRAINDELAY, "soon")]);
+        assert_eq!(error.variable, RUNNER_DRAINDELAY);
+        assert!(error.to_string().contains("\"1m30s\""), "{error}");
+    }
+
+    #[test]
+    fn rust_log_is_read_when_log_level_is_unset() {
+        let config = parse(&[(RUST_LOG, "debug")]).unwrap();
+        assert_eq!(config.log.filter, LogFilter::Level(LevelFilter::DEBUG));
+        let config = parse(&[(RUST_LOG, "info,my_app=trace")]).unwrap();
+        assert_eq!(
+            config.log.filter,
+            LogFilter::Directive("info,my_app=trace".to_owned())
+        );
+        let config = parse(&[(RUST_LOG, "trace"), (LOG_LEVEL, "warn")]).unwrap();
+        assert_eq!(config.log.filter, LogFilter::Level(LevelFilter::WARN));
+        // A bad RUST_LOG does not matter when LOG_LEVEL decides.
+        assert!(parse(&[(RUST_LOG, "loud"), (LOG_LEVEL, "warn")]).is_ok());
+    }
+
+    #[test]
+    fn a_bad_rust_log_names_rust_log() {
+        let error = single_error(&[(RUST_LOG, "loud")]);
+        assert_eq!(error.variable, RUST_LOG);
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid RUST_LOG=\"loud\": expected trace"),
+            "{error}"
         );
     }
 

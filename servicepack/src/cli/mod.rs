@@ -7,18 +7,22 @@
 //! but `run`, a service command and a custom command reads only the registration, so
 //! it constructs no service.
 
-use std::fmt::Write as _;
-use std::io::{self, Write};
+mod inspect;
+
+use std::io::{self, IsTerminal as _, Write};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::app::config::{Config, ConfigErrors, LogFormat};
+use crate::ServiceDef;
+use crate::app::config::{Color, Config, ConfigErrors, LogFormat};
+use crate::app::exec;
+use crate::app::exit::Exit;
 use crate::app::telemetry;
-use crate::app::{self, App, AppInfo, CustomCommand};
+use crate::app::{App, AppInfo, CustomCommand, Hook};
 use crate::probe;
 use crate::registry::Entry;
 use crate::runtime::plan::Plan;
-use crate::{Backoff, Restart, Retries, ServiceDef, format_duration};
+use inspect::{check, graph_dot, graph_text, services_json, services_table};
 
 const RUN: &str = "run";
 const SERVICES: &str = "services";
@@ -31,20 +35,20 @@ const BUILT_IN: [&str; 11] = crate::builtin::BUILT_IN_COMMANDS;
 const SV: &str = crate::sv::cli::NAME;
 
 /// Said by `run` and `check` when the binary has no service at all.
-const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
+pub(crate) const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
 
-/// Parses the command line and runs the command; returns the exit status.
+/// Parses the command line and runs the command.
 pub(crate) fn main(
     info: AppInfo,
     app: App,
     entries: &'static [Entry],
     config: Result<Config, ConfigErrors>,
-) -> u8 {
+) -> Exit {
     // Link order is arbitrary; every listing and every check goes by name.
     let entries = &sorted(entries);
-    let format = match &config {
-        Ok(config) => config.log.format,
-        Err(errors) => errors.format,
+    let (format, color) = match &config {
+        Ok(config) => (config.log.format, config.log.color),
+        Err(errors) => (errors.format, errors.color),
     };
     let App {
         pre_run,
@@ -53,42 +57,54 @@ pub(crate) fn main(
         layers,
     } = app;
     if let Err(reason) = check_names(entries, &custom) {
-        telemetry::exit_reason(format, 1, &reason);
-        return 1;
+        return Exit::Failure.because(format, &reason);
     }
     let matches = match command(info, entries, &custom).try_get_matches() {
         Ok(matches) => matches,
-        Err(error) => return clap_error(&error, format),
+        Err(error) => return clap_error(&error, format, color),
     };
     let config = match config {
         Ok(config) => config,
         Err(errors) => {
             for error in &errors.errors {
-                telemetry::exit_reason(format, 2, &error.to_string());
+                let _ = Exit::Usage.because(format, &error.to_string());
             }
-            return 2;
+            return Exit::Usage;
         }
     };
     telemetry::init(&config.log, layers);
 
     let Some((name, sub)) = matches.subcommand() else {
         // `subcommand_required` makes clap refuse a bare `./app`.
-        return 2;
+        return Exit::Usage;
     };
     let mut out = io::stdout();
     let written = match name {
-        RUN => return run(info, entries, &config, pre_run, post_stop),
-        SERVICES if sub.get_flag("json") => services_json(entries, &mut out),
-        SERVICES => services_table(entries, &mut out),
+        RUN => return run(info, entries, &config, (pre_run, post_stop)),
+        SERVICES => {
+            let listed = if sub.get_flag("json") {
+                services_json(entries, &mut out)
+            } else {
+                services_table(entries, &mut out)
+            };
+            if let Err(error) = listed.and_then(|()| out.flush()) {
+                return write_failed(&error, format);
+            }
+            // Listed, so the user sees both; refused like `run` and `check` refuse them.
+            let duplicates = duplicates(entries.iter().copied());
+            return if duplicates.is_empty() {
+                Exit::Success
+            } else {
+                Exit::Failure.because(format, &duplicates.join("; "))
+            };
+        }
         GRAPH if sub.get_flag("dot") => graph_dot(info.bin_name, entries, &mut out),
         GRAPH => graph_text(entries, &mut out),
         CHECK => {
             return match check(entries, &mut out) {
-                Ok(()) => 0,
-                Err(problems) => {
-                    telemetry::exit_reason(format, 1, &problems);
-                    1
-                }
+                Ok(Ok(())) => Exit::Success,
+                Ok(Err(problems)) => Exit::Failure.because(format, &problems),
+                Err(error) => write_failed(&error, format),
             };
         }
         probe::HEALTH | probe::STATUS => return probe::run(name, sub, format),
@@ -97,19 +113,27 @@ pub(crate) fn main(
                 .get_one::<clap_complete::Shell>("shell")
                 .expect("`shell` is a required argument");
             let mut command = command(info, entries, &custom);
-            clap_complete::generate(shell, &mut command, info.bin_name, &mut out);
-            Ok(())
+            // Into a buffer: `generate` panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, info.bin_name, &mut script);
+            out.write_all(&script)
         }
         SV => return crate::sv::cli::run(sub, format),
         _ => return user_command(name, sub, entries, custom, format),
     };
-    match written {
-        // A closed stdout (`./app services | head -1`) is the reader's choice.
-        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
-            telemetry::exit_reason(format, 1, &format!("cannot write to stdout: {error}"));
-            1
-        }
-        _ => 0,
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => Exit::Success,
+        Err(error) => write_failed(&error, format),
+    }
+}
+
+/// A write to stdout failed: a closed pipe (`./app services | head -1`) is the reader's
+/// choice (exit 0); anything else (`> /dev/full`) is exit 1 with the reason.
+fn write_failed(error: &io::Error, format: LogFormat) -> Exit {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Exit::Success
+    } else {
+        Exit::Failure.because(format, &format!("cannot write to stdout: {error}"))
     }
 }
 
@@ -118,9 +142,8 @@ fn run(
     info: AppInfo,
     entries: &[&'static Entry],
     config: &Config,
-    pre_run: Vec<app::Hook>,
-    post_stop: Vec<app::Hook>,
-) -> u8 {
+    hooks: (Vec<Hook>, Vec<Hook>),
+) -> Exit {
     match plan_run(entries, config) {
         Ok(enabled) => {
             tracing::info!(
@@ -130,12 +153,9 @@ fn run(
                 "running app"
             );
             let defs = enabled.into_iter().map(ServiceDef::from_entry).collect();
-            app::run(info, pre_run, post_stop, defs, config)
+            exec::run(info, hooks, defs, config)
         }
-        Err((code, reason)) => {
-            telemetry::exit_reason(config.log.format, code, &reason);
-            code
-        }
+        Err((exit, reason)) => exit.because(config.log.format, &reason),
     }
 }
 
@@ -146,11 +166,11 @@ fn user_command(
     entries: &[&'static Entry],
     mut custom: Vec<CustomCommand>,
     format: LogFormat,
-) -> u8 {
+) -> Exit {
     let matches = matches.clone();
     if let Some(index) = custom.iter().position(|c| c.command.get_name() == name) {
         let CustomCommand { handler, .. } = custom.swap_remove(index);
-        return app::command(name, None, move |ctx| handler(matches, ctx), format);
+        return exec::command(name, None, move |ctx| handler(matches, ctx), format);
     }
     let Some((entry, commands)) = entries
         .iter()
@@ -163,7 +183,7 @@ fn user_command(
         Some(subcommand) => format!("{} {subcommand}", entry.name),
         None => entry.name.to_owned(),
     };
-    app::command(
+    exec::command(
         &label,
         Some(entry.name),
         move |ctx| (commands.run)(matches, ctx),
@@ -183,11 +203,12 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
         })
         .after_help(
             "Environment: SERVICES_ENABLED (names to run, default all), RUNNER_SHUTDOWNTIMEOUT (default 10s), \
-             LOG_LEVEL (default info), LOG_FORMAT (text|json), LOG_ADD_SOURCE (true|false), ENV (default prod)",
+             LOG_LEVEL (default info; RUST_LOG when unset), LOG_FORMAT (text|json), LOG_ADD_SOURCE (true|false), \
+             ENV (default prod), NO_COLOR, CLICOLOR_FORCE",
         )
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(Command::new(RUN).about("Run the enabled services until shutdown (SIGINT or SIGTERM)"))
+        .subcommand(Command::new(RUN).about("Run the enabled services until shutdown (SIGINT, SIGTERM or SIGHUP)"))
         .subcommand(
             Command::new(SERVICES)
                 .about("List the registered services and their policies")
@@ -235,82 +256,145 @@ fn flag(name: &'static str, help: &'static str) -> Arg {
         .help(help)
 }
 
-/// Prints what clap has to say and returns its exit status (0 for `--help` and
-/// `--version`, 2 for a usage error). With `LOG_FORMAT=json`, what would go to stderr
-/// becomes one JSON line.
-fn clap_error(error: &clap::Error, format: LogFormat) -> u8 {
-    let code = u8::try_from(error.exit_code()).unwrap_or(2);
-    if format == LogFormat::Json && error.use_stderr() {
-        telemetry::exit_reason(format, code, error.render().to_string().trim_end());
+/// Prints what clap has to say (help and version on stdout, usage errors on stderr,
+/// coloured when that stream is a terminal and `NO_COLOR` does not say otherwise) and
+/// returns its exit status: success for `--help` and `--version`, usage for an error.
+/// With `LOG_FORMAT=json`, what would go to stderr becomes one JSON line.
+fn clap_error(error: &clap::Error, format: LogFormat, color: Color) -> Exit {
+    let exit = if error.exit_code() == 0 {
+        Exit::Success
     } else {
-        // Nothing sensible is left to do when stdout or stderr is closed.
-        let _ = error.print();
+        Exit::Usage
+    };
+    let rendered = error.render();
+    if error.use_stderr() {
+        if format == LogFormat::Json {
+            return exit.because(format, rendered.to_string().trim_end());
+        }
+        let mut err = io::stderr();
+        let text = if color.enabled(err.is_terminal()) {
+            rendered.ansi().to_string()
+        } else {
+            rendered.to_string()
+        };
+        // Nothing sensible is left to do when stderr is closed.
+        let _ = err.write_all(text.as_bytes());
+        return exit;
     }
-    code
+    let mut out = io::stdout();
+    let text = if color.enabled(out.is_terminal()) {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => exit,
+        Err(error) => write_failed(&error, format).or(exit),
+    }
+}
+
+/// Who holds a command name.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    BuiltIn,
+    Service { name: &'a str, type_name: &'a str },
+    Custom,
+}
+
+impl Holder<'_> {
+    fn describe(self, name: &str) -> String {
+        match self {
+            Self::BuiltIn => format!("the built-in command `{name}`"),
+            Self::Service { name, type_name } => {
+                format!("the commands of service `{name}` ({type_name})")
+            }
+            Self::Custom => format!("the custom command `{name}`"),
+        }
+    }
+
+    /// What to rename, for a clash between `self` (registered later) and `first`.
+    fn fix(self, first: Self, name: &str) -> String {
+        match (self, first) {
+            (Self::Custom, Self::Custom) => {
+                format!("give one of the custom commands `{name}` another name")
+            }
+            (Self::Custom, _) | (_, Self::Custom) => {
+                format!("rename the custom command `{name}` (`clap::Command::new(\"...\")`)")
+            }
+            (Self::Service { type_name, .. }, _) | (_, Self::Service { type_name, .. }) => {
+                format!("rename the service {type_name} with `#[service(name = \"...\")]`")
+            }
+            _ => format!("rename `{name}`"),
+        }
+    }
 }
 
 /// Command names must be unique: a clash is a bug in the app, reported before anything
-/// else (exit 1).
+/// else (exit 1), each with the fix that applies to it.
 fn check_names(entries: &[&Entry], custom: &[CustomCommand]) -> Result<(), String> {
-    let mut taken: Vec<(&str, String)> = BUILT_IN
+    let mut taken: Vec<(&str, Holder<'_>)> = BUILT_IN
         .iter()
-        .map(|&name| (name, format!("the built-in command `{name}`")))
+        .map(|&name| (name, Holder::BuiltIn))
         .collect();
     let mut clashes = Vec::new();
     let services = entries.iter().filter(|e| e.commands.is_some()).map(|e| {
         (
             e.name,
-            format!("the commands of service `{}` ({})", e.name, e.type_name),
+            Holder::Service {
+                name: e.name,
+                type_name: e.type_name,
+            },
         )
     });
-    let customs = custom.iter().map(|c| {
-        let name = c.command.get_name();
-        (name, format!("the custom command `{name}`"))
-    });
-    for (name, what) in services.chain(customs) {
-        if let Some((_, first)) = taken.iter().find(|(known, _)| *known == name) {
-            clashes.push(format!("{what} and {first} are both named `{name}`"));
+    let customs = custom
+        .iter()
+        .map(|c| (c.command.get_name(), Holder::Custom));
+    for (name, holder) in services.chain(customs) {
+        if let Some(&(_, first)) = taken.iter().find(|(known, _)| *known == name) {
+            clashes.push(format!(
+                "{} and {} are both named `{name}`: {}",
+                holder.describe(name),
+                first.describe(name),
+                holder.fix(first, name)
+            ));
         } else {
-            taken.push((name, what));
+            taken.push((name, holder));
         }
     }
     if clashes.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "command names clash: {}; rename the service with `#[service(name = \"...\")]` or the custom command",
-            clashes.join("; ")
-        ))
+        Err(format!("command names clash: {}", clashes.join("; ")))
     }
 }
 
 /// The services `run` runs, after checking the registry and `SERVICES_ENABLED`; the error
-/// carries the exit status (2 for a bad `SERVICES_ENABLED`, 1 otherwise) and the reason.
+/// carries the exit (usage for a bad `SERVICES_ENABLED`, failure otherwise) and the reason.
 fn plan_run(
     entries: &[&'static Entry],
     config: &Config,
-) -> Result<Vec<&'static Entry>, (u8, String)> {
+) -> Result<Vec<&'static Entry>, (Exit, String)> {
     if entries.is_empty() {
-        return Err((1, NO_SERVICE.to_owned()));
+        return Err((Exit::Failure, NO_SERVICE.to_owned()));
     }
     let names: Vec<&str> = entries.iter().map(|entry| entry.name).collect();
     let enabled = config
         .enabled(&names)
-        .map_err(|error| (2, error.to_string()))?;
+        .map_err(|error| (Exit::Usage, error.to_string()))?;
     config
         .peers
         .check_registered(&names)
-        .map_err(|error| (2, error.to_string()))?;
+        .map_err(|error| (Exit::Usage, error.to_string()))?;
     let enabled: Vec<&'static Entry> = entries
         .iter()
         .zip(enabled)
         .filter_map(|(&entry, on)| on.then_some(entry))
         .collect();
     if let Some(duplicate) = duplicates(enabled.iter().copied()).into_iter().next() {
-        return Err((1, duplicate));
+        return Err((Exit::Failure, duplicate));
     }
     Plan::new(enabled.iter().map(|entry| (entry.name, entry.depends_on)))
-        .map_err(|error| (1, error.to_string()))?;
+        .map_err(|error| (Exit::Failure, error.to_string()))?;
     Ok(enabled)
 }
 
@@ -340,265 +424,6 @@ fn sorted(entries: &[Entry]) -> Vec<&Entry> {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     sorted.sort_by_key(|entry| entry.name);
     sorted
-}
-
-/// The names of a service's subcommands, read from its clap definition.
-fn subcommands(entry: &Entry) -> Vec<String> {
-    entry.commands.map_or_else(Vec::new, |commands| {
-        (commands.augment)(Command::new(entry.name))
-            .get_subcommands()
-            .map(|sub| sub.get_name().to_owned())
-            .collect()
-    })
-}
-
-fn retries(retries: Retries) -> String {
-    match retries {
-        Retries::Limited(count) => count.to_string(),
-        Retries::Unlimited => "unlimited".to_owned(),
-    }
-}
-
-fn restart(restart: Restart) -> &'static str {
-    match restart {
-        Restart::OnFailure => "on-failure",
-        Restart::Always => "always",
-        Restart::Never => "never",
-    }
-}
-
-fn services_table(entries: &[&Entry], out: &mut dyn Write) -> io::Result<()> {
-    if entries.is_empty() {
-        return writeln!(out, "{NO_SERVICE}");
-    }
-    let header = [
-        "NAME",
-        "DEPENDS ON",
-        "RETRIES",
-        "DELAY",
-        "RESTART",
-        "READY",
-        "ON FAILURE",
-        "COMMANDS",
-    ];
-    let rows: Vec<[String; 8]> = entries
-        .iter()
-        .map(|entry| {
-            let policy = &entry.policy;
-            let delay = match policy.backoff {
-                Backoff::Constant => format_duration(policy.delay),
-                Backoff::Exponential { max_delay } => format!(
-                    "{} exp. to {}",
-                    format_duration(policy.delay),
-                    format_duration(max_delay)
-                ),
-            };
-            let commands = subcommands(entry);
-            [
-                entry.name.to_owned(),
-                or_dash(entry.depends_on.join(", ")),
-                retries(policy.retries),
-                if policy.jitter {
-                    format!("{delay} ±25%")
-                } else {
-                    delay
-                },
-                restart(policy.restart).to_owned(),
-                if policy.notify_ready {
-                    "notify"
-                } else {
-                    "on start"
-                }
-                .to_owned(),
-                if policy.allowed_failure {
-                    "allowed"
-                } else {
-                    "fatal"
-                }
-                .to_owned(),
-                or_dash(commands.join(", ")),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let header = header.map(str::to_owned);
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<width$}  ");
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
-}
-
-fn or_dash(text: String) -> String {
-    if text.is_empty() {
-        "-".to_owned()
-    } else {
-        text
-    }
-}
-
-/// The JSON of `services --json`: every registration field that says how a service runs.
-fn service_json(entry: &Entry) -> serde_json::Value {
-    let policy = &entry.policy;
-    let (backoff, max_delay) = match policy.backoff {
-        Backoff::Constant => ("constant", None),
-        Backoff::Exponential { max_delay } => ("exponential", Some(format_duration(max_delay))),
-    };
-    let retries = match policy.retries {
-        Retries::Limited(count) => serde_json::Value::from(count),
-        Retries::Unlimited => serde_json::Value::from("unlimited"),
-    };
-    serde_json::json!({
-        "name": entry.name,
-        "type": entry.type_name,
-        "depends_on": entry.depends_on,
-        "retries": retries,
-        "delay": format_duration(policy.delay),
-        "backoff": backoff,
-        "max_delay": max_delay,
-        "jitter": policy.jitter,
-        "retry_reset": policy.retry_reset.map(format_duration),
-        "restart": restart(policy.restart),
-        "allowed_failure": policy.allowed_failure,
-        "notify_ready": policy.notify_ready,
-        "counts_for_readiness": policy.counts_for_readiness,
-        "ready_timeout": format_duration(policy.ready_timeout),
-        "stop_timeout": format_duration(policy.stop_timeout),
-        "commands": entry.commands.is_some(),
-        "subcommands": subcommands(entry),
-    })
-}
-
-fn services_json(entries: &[&Entry], out: &mut dyn Write) -> io::Result<()> {
-    let services: Vec<serde_json::Value> =
-        entries.iter().map(|entry| service_json(entry)).collect();
-    serde_json::to_writer_pretty(&mut *out, &services)?;
-    writeln!(out)
-}
-
-/// Whether `dep` is not registered.
-fn is_external(entries: &[&Entry], dep: &str) -> bool {
-    !entries.iter().any(|entry| entry.name == dep)
-}
-
-/// One line per service, dependencies first when the graph allows an order:
-/// `api -> db, cache (external)`.
-fn graph_text(entries: &[&Entry], out: &mut dyn Write) -> io::Result<()> {
-    let order: Vec<&Entry> =
-        match Plan::new(entries.iter().map(|entry| (entry.name, entry.depends_on))) {
-            Ok(plan) => plan.order().iter().map(|&node| entries[node]).collect(),
-            Err(_) => entries.to_vec(),
-        };
-    for entry in order {
-        let mut line = entry.name.to_owned();
-        for (i, dep) in entry.depends_on.iter().enumerate() {
-            line.push_str(if i == 0 { " -> " } else { ", " });
-            line.push_str(dep);
-            if is_external(entries, dep) {
-                line.push_str(" (external)");
-            }
-        }
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
-}
-
-/// A Graphviz digraph; edges point from a service to what it depends on, external
-/// dependencies are dashed.
-fn graph_dot(bin_name: &str, entries: &[&Entry], out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "digraph {} {{", dot_id(bin_name))?;
-    for entry in entries {
-        writeln!(out, "    {};", dot_id(entry.name))?;
-    }
-    let mut externals: Vec<&str> = Vec::new();
-    for entry in entries {
-        for dep in entry.depends_on {
-            if is_external(entries, dep) {
-                writeln!(
-                    out,
-                    "    {} -> {} [style=dashed];",
-                    dot_id(entry.name),
-                    dot_id(dep)
-                )?;
-                if !externals.contains(dep) {
-                    externals.push(dep);
-                }
-            } else {
-                writeln!(out, "    {} -> {};", dot_id(entry.name), dot_id(dep))?;
-            }
-        }
-    }
-    for external in externals {
-        writeln!(
-            out,
-            "    {} [style=dashed, label={}];",
-            dot_id(external),
-            dot_id(&format!("{external} (external)"))
-        )?;
-    }
-    writeln!(out, "}}")
-}
-
-/// A quoted DOT identifier.
-fn dot_id(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// Writes the findings to `out`; the error is the one-paragraph reason for exit 1.
-fn check(entries: &[&Entry], out: &mut dyn Write) -> Result<(), String> {
-    let mut problems = Vec::new();
-    if entries.is_empty() {
-        problems.push(NO_SERVICE.to_owned());
-    } else {
-        problems.extend(duplicates(entries.iter().copied()));
-        // Cycles among the first registration of each name; duplicates are reported above.
-        let mut unique: Vec<&Entry> = Vec::new();
-        for &entry in entries {
-            if !unique.iter().any(|known| known.name == entry.name) {
-                unique.push(entry);
-            }
-        }
-        match Plan::new(unique.iter().map(|entry| (entry.name, entry.depends_on))) {
-            Ok(plan) => {
-                let external: Vec<(&str, &str)> = plan.external().collect();
-                if !external.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "external dependencies (not registered here; expected to run in another process):"
-                    );
-                    for (service, dep) in external {
-                        let _ = writeln!(out, "    {service} -> {dep}");
-                    }
-                }
-            }
-            Err(error) => problems.push(error.to_string()),
-        }
-    }
-    if problems.is_empty() {
-        let count = entries.len();
-        let services = if count == 1 { "service" } else { "services" };
-        let _ = writeln!(
-            out,
-            "ok: {count} {services}, no duplicate names, no dependency cycles"
-        );
-        return Ok(());
-    }
-    for problem in &problems {
-        let _ = writeln!(out, "error: {problem}");
-    }
-    Err(format!("check failed: {}", problems.join("; ")))
 }
 
 #[cfg(test)]

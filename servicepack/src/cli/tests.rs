@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::prelude::*;
 use crate::registry::Registered;
-use crate::{Policy, Retries};
+use crate::{Backoff, Policy, Restart, Retries};
 
 macro_rules! services {
     ($($ty:ident = $name:literal),* $(,)?) => {$(
@@ -227,7 +227,7 @@ fn graph_dot_is_a_digraph() {
 #[test]
 fn check_passes_and_lists_externals() {
     let mut out = Vec::new();
-    check(&sorted(&APP), &mut out).unwrap();
+    check(&sorted(&APP), &mut out).unwrap().unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("    api -> cache\n"), "{text}");
     assert!(
@@ -239,7 +239,7 @@ fn check_passes_and_lists_externals() {
 #[test]
 fn check_fails_on_a_cycle_with_its_path() {
     let mut out = Vec::new();
-    let reason = check(&sorted(&CYCLE), &mut out).unwrap_err();
+    let reason = check(&sorted(&CYCLE), &mut out).unwrap().unwrap_err();
     assert_eq!(reason, "check failed: dependency cycle: a -> b -> a");
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -249,7 +249,9 @@ fn check_fails_on_a_cycle_with_its_path() {
 
 #[test]
 fn check_fails_on_duplicates_naming_the_types() {
-    let reason = check(&sorted(&DUPLICATE), &mut Vec::new()).unwrap_err();
+    let reason = check(&sorted(&DUPLICATE), &mut Vec::new())
+        .unwrap()
+        .unwrap_err();
     assert!(
         reason.contains("duplicate service name `db`: app::Db, app::other::Db"),
         "{reason}"
@@ -259,7 +261,7 @@ fn check_fails_on_duplicates_naming_the_types() {
 #[test]
 fn check_fails_loudly_without_services() {
     let mut out = Vec::new();
-    let reason = check(&[], &mut out).unwrap_err();
+    let reason = check(&[], &mut out).unwrap().unwrap_err();
     assert!(
         reason.contains("no service is registered in this binary"),
         "{reason}"
@@ -285,7 +287,7 @@ fn run_validates_before_anything_starts() {
 
     let (code, reason) =
         plan_run(&sorted(&APP), &config(&[("SERVICES_ENABLED", "nope")])).unwrap_err();
-    assert_eq!(code, 2);
+    assert_eq!(code, Exit::Usage);
     assert!(
         reason.contains("SERVICES_ENABLED") && reason.contains("api, db, migrator, worker"),
         "{reason}"
@@ -294,20 +296,20 @@ fn run_validates_before_anything_starts() {
     let (code, reason) = plan_run(&sorted(&CYCLE), &config(&[])).unwrap_err();
     assert_eq!(
         (code, reason.as_str()),
-        (1, "dependency cycle: a -> b -> a")
+        (Exit::Failure, "dependency cycle: a -> b -> a")
     );
     // Not enabled, not on the cycle: `a` alone depends on an external `b`.
     assert!(plan_run(&sorted(&CYCLE), &config(&[("SERVICES_ENABLED", "a,db")])).is_ok());
 
     let (code, reason) = plan_run(&sorted(&DUPLICATE), &config(&[])).unwrap_err();
-    assert_eq!(code, 1);
+    assert_eq!(code, Exit::Failure);
     assert!(
         reason.starts_with("duplicate service name `db`"),
         "{reason}"
     );
 
     let (code, reason) = plan_run(&[], &config(&[])).unwrap_err();
-    assert_eq!((code, reason.as_str()), (1, NO_SERVICE));
+    assert_eq!((code, reason.as_str()), (Exit::Failure, NO_SERVICE));
 }
 
 fn custom(name: &'static str) -> CustomCommand {
@@ -368,6 +370,37 @@ fn the_names_reserved_for_the_operate_commands_clash_too() {
             "{reason}"
         );
     }
+}
+
+#[test]
+fn a_clash_says_what_to_rename() {
+    // A custom command against a built-in: rename the custom command, no service named.
+    let reason = check_names(&sorted(&CYCLE), &[custom("graph")]).unwrap_err();
+    assert!(
+        reason.contains("rename the custom command `graph`"),
+        "{reason}"
+    );
+    assert!(!reason.contains("#[service"), "{reason}");
+    // A service against a built-in: rename the service, by its type.
+    let reason = check_names(&sorted(&CLASH), &[]).unwrap_err();
+    assert!(
+        reason.contains("rename the service app::Run with `#[service(name = \"...\")]`"),
+        "{reason}"
+    );
+    // Two custom commands: rename one of them.
+    let reason = check_names(&sorted(&CYCLE), &[custom("seed"), custom("seed")]).unwrap_err();
+    assert!(
+        reason.contains("give one of the custom commands `seed` another name"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_full_stdout_is_a_failure_and_a_closed_pipe_is_not() {
+    let full = io::Error::from_raw_os_error(28);
+    assert_eq!(write_failed(&full, LogFormat::Text), Exit::Failure);
+    let closed = io::Error::from(io::ErrorKind::BrokenPipe);
+    assert_eq!(write_failed(&closed, LogFormat::Text), Exit::Success);
 }
 
 fn help(args: &[&str], custom: &[CustomCommand]) -> String {

@@ -1,19 +1,16 @@
-//! The ops variables: `OPS_ADDR`, `OPS_TOKEN` and `RUNNER_DRAINDELAY` (SPEC §3, §6), read
-//! with the rest of the environment and reported the same way.
+//! The ops variables: `OPS_ADDR` and `OPS_TOKEN` (SPEC §3, §6), read with the rest of the
+//! environment and reported the same way. `RUNNER_DRAINDELAY` is the runtime's (the drain
+//! happens with or without an endpoint), read in `app::config`.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::app::config::ConfigError;
-use crate::parse_duration;
 
 /// `OPS_ADDR`: where the ops endpoint listens.
 pub(crate) const OPS_ADDR: &str = "OPS_ADDR";
 /// `OPS_TOKEN`: the bearer token for the protected routes.
 pub(crate) const OPS_TOKEN: &str = "OPS_TOKEN";
-/// `RUNNER_DRAINDELAY`: how long `/readyz` answers `draining` before services stop.
-pub(crate) const RUNNER_DRAINDELAY: &str = "RUNNER_DRAINDELAY";
 
 /// The shortest `OPS_TOKEN` accepted.
 pub(crate) const MIN_TOKEN_LEN: usize = 16;
@@ -25,8 +22,6 @@ pub(crate) struct OpsConfig {
     pub(crate) addr: Option<SocketAddr>,
     /// `OPS_TOKEN`.
     pub(crate) token: Option<Token>,
-    /// `RUNNER_DRAINDELAY` (`0s` when unset).
-    pub(crate) drain_delay: Duration,
 }
 
 /// A bearer token; its `Debug` never shows it, so a logged config leaks nothing.
@@ -102,24 +97,7 @@ pub(crate) fn from_lookup(
             None
         }
     });
-    let drain_delay = read(RUNNER_DRAINDELAY).map_or(Duration::ZERO, |value| {
-        parse_duration(&value).unwrap_or_else(|error| {
-            errors.push(ConfigError {
-                variable: RUNNER_DRAINDELAY,
-                expected: format!(
-                    "expected a Go duration such as \"5s\", \"1m30s\" or \"0s\" ({})",
-                    error.reason()
-                ),
-                value,
-            });
-            Duration::ZERO
-        })
-    });
-    OpsConfig {
-        addr,
-        token,
-        drain_delay,
-    }
+    OpsConfig { addr, token }
 }
 
 fn parse_addr(value: &str) -> Result<SocketAddr, String> {
@@ -151,32 +129,23 @@ mod tests {
     }
 
     #[test]
-    fn unset_means_no_endpoint_and_no_drain() {
+    fn unset_means_no_endpoint() {
         assert_eq!(parse(&[]), (OpsConfig::default(), Vec::new()));
     }
 
     #[test]
     fn good_values_parse() {
-        let (config, errors) = parse(&[
-            (OPS_ADDR, "[::1]:0"),
-            (OPS_TOKEN, "0123456789abcdef"),
-            (RUNNER_DRAINDELAY, "1m30s"),
-        ]);
+        let (config, errors) = parse(&[(OPS_ADDR, "[::1]:0"), (OPS_TOKEN, "0123456789abcdef")]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(config.addr, Some("[::1]:0".parse().unwrap()));
         assert!(config.token.unwrap().matches(b"0123456789abcdef"));
-        assert_eq!(config.drain_delay, Duration::from_secs(90));
     }
 
     #[test]
     fn every_bad_value_names_its_variable_and_never_the_token() {
-        let (_, errors) = parse(&[
-            (OPS_ADDR, "localhost"),
-            (OPS_TOKEN, "short-secret"),
-            (RUNNER_DRAINDELAY, "soon"),
-        ]);
+        let (_, errors) = parse(&[(OPS_ADDR, "localhost"), (OPS_TOKEN, "short-secret")]);
         let variables: Vec<_> = errors.iter().map(|error| error.variable).collect();
-        assert_eq!(variables, [OPS_ADDR, OPS_TOKEN, RUNNER_DRAINDELAY]);
+        assert_eq!(variables, [OPS_ADDR, OPS_TOKEN]);
         let text: String = errors.iter().map(ToString::to_string).collect();
         assert!(!text.contains("short-secret"), "{text}");
         assert!(text.contains("at least 16 characters"), "{text}");

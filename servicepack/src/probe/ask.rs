@@ -9,7 +9,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use super::client::{self, Answer, ProbeError};
 use super::{HEALTH, STATUS, table};
 use crate::app::config::LogFormat;
-use crate::app::telemetry;
+use crate::app::exit::Exit;
 
 /// `OPS_ADDR`: the default address to ask.
 const OPS_ADDR: &str = "OPS_ADDR";
@@ -49,8 +49,8 @@ fn addr_arg() -> Arg {
         .help("host:port of the app's ops endpoint [default: $OPS_ADDR]")
 }
 
-/// Runs `./app health`; returns the exit status.
-pub(crate) fn health(matches: &ArgMatches, format: LogFormat) -> u8 {
+/// Runs `./app health`.
+pub(crate) fn health(matches: &ArgMatches, format: LogFormat) -> Exit {
     let env = |name: &str| std::env::var(name).ok();
     let outcome = health_outcome(
         matches.get_one::<String>("addr").map(String::as_str),
@@ -61,8 +61,8 @@ pub(crate) fn health(matches: &ArgMatches, format: LogFormat) -> u8 {
     finish(&outcome, format)
 }
 
-/// Runs `./app status`; returns the exit status.
-pub(crate) fn status(matches: &ArgMatches, format: LogFormat) -> u8 {
+/// Runs `./app status`.
+pub(crate) fn status(matches: &ArgMatches, format: LogFormat) -> Exit {
     let env = |name: &str| std::env::var(name).ok();
     let outcome = status_outcome(
         matches.get_one::<String>("addr").map(String::as_str),
@@ -94,20 +94,24 @@ impl Outcome {
     }
 }
 
-fn finish(outcome: &Outcome, format: LogFormat) -> u8 {
+fn finish(outcome: &Outcome, format: LogFormat) -> Exit {
     let mut out = io::stdout().lock();
     if let Err(error) = out
         .write_all(outcome.stdout.as_bytes())
         .and_then(|()| out.flush())
         && error.kind() != io::ErrorKind::BrokenPipe
     {
-        telemetry::exit_reason(format, 1, &format!("cannot write to stdout: {error}"));
-        return 1;
+        return Exit::Failure.because(format, &format!("cannot write to stdout: {error}"));
     }
-    if let Some(reason) = &outcome.reason {
-        telemetry::exit_reason(format, outcome.code, reason);
+    let exit = match outcome.code {
+        0 => Exit::Success,
+        1 => Exit::Failure,
+        _ => Exit::Usage,
+    };
+    match &outcome.reason {
+        Some(reason) => exit.because(format, reason),
+        None => exit,
     }
-    outcome.code
 }
 
 /// The `host:port` to ask: `--addr`, else `OPS_ADDR`; an `http://` prefix and a trailing

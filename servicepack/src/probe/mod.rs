@@ -20,6 +20,7 @@ mod tests;
 use clap::{ArgMatches, Command};
 
 use crate::app::config::LogFormat;
+use crate::app::exit::Exit;
 
 /// `./app health`.
 pub(crate) const HEALTH: &str = "health";
@@ -34,8 +35,8 @@ pub(crate) fn commands() -> Vec<Command> {
     return Vec::new();
 }
 
-/// Runs `health` or `status` (`name`); returns the exit status.
-pub(crate) fn run(name: &str, matches: &ArgMatches, format: LogFormat) -> u8 {
+/// Runs `health` or `status` (`name`).
+pub(crate) fn run(name: &str, matches: &ArgMatches, format: LogFormat) -> Exit {
     #[cfg(feature = "ops")]
     return if name == HEALTH {
         ask::health(matches, format)

@@ -3,8 +3,13 @@
 //! User futures are polled inside `catch_unwind` ([`poll_slot`]), so a panic in `run` or
 //! `stop` becomes an `Err` of that call (text `panicked: <message>`) instead of tearing down the supervisor
 //! task; the supervisor then treats it like any other error.
+//!
+//! Every `catch_unwind` here runs inside [`catching`], which marks the thread for the
+//! panic hook: a panic that will be caught and reported is not reported a second time
+//! by the hook, while one that nobody here catches (in a task a service spawned, say) is.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
@@ -42,9 +47,33 @@ pub(crate) struct NotReady {
     pub(crate) timeout: Duration,
 }
 
+thread_local! {
+    /// How many [`catching`] calls this thread is inside.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `f` with this thread marked as catching panics: whoever calls this catches a
+/// panic of `f` and reports it.
+pub(crate) fn catching<R>(f: impl FnOnce() -> R) -> R {
+    struct Mark;
+    impl Drop for Mark {
+        fn drop(&mut self) {
+            CATCHING.with(|depth| depth.set(depth.get().saturating_sub(1)));
+        }
+    }
+    CATCHING.with(|depth| depth.set(depth.get().saturating_add(1)));
+    let _mark = Mark;
+    f()
+}
+
+/// Whether a panic on this thread now is caught and reported by servicepack.
+pub(crate) fn is_catching() -> bool {
+    CATCHING.with(|depth| depth.get() > 0)
+}
+
 /// Calls `f`, turning a panic into an error.
 pub(crate) fn call<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f))
+    catching(|| catch_unwind(AssertUnwindSafe(f)))
         .unwrap_or_else(|payload| Err(Panicked::from_payload(&*payload).into()))
 }
 
@@ -64,7 +93,7 @@ where
     let Some(future) = slot.as_mut().as_pin_mut() else {
         return Poll::Ready(None);
     };
-    let poll = catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+    let poll = catching(|| catch_unwind(AssertUnwindSafe(|| future.poll(cx))))
         .unwrap_or_else(|payload| Poll::Ready(Err(Panicked::from_payload(&*payload).into())));
     match poll {
         Poll::Ready(result) => {

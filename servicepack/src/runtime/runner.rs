@@ -355,16 +355,13 @@ struct Coordinator {
 
 impl Drop for Coordinator {
     fn drop(&mut self) {
-        self.shared.stop_token.cancel();
+        self.shared.cancel_stops();
         // Normally every task is done; after a forced exit or an exhausted budget, the
         // stragglers are abandoned, and no further stop begins.
-        if self.shared.tracker.is_empty() {
+        if self.shared.all_finished() {
             return;
         }
-        self.shared.walk.abandon();
-        for task in &self.shared.tasks {
-            task.abort();
-        }
+        self.shared.abandon();
     }
 }
 
@@ -398,14 +395,14 @@ async fn coordinate(runner: Runner) -> Report {
                     return this.budget_exhausted(still_stopping);
                 }
             }
-            if this.shared.tracker.is_empty() {
+            if this.shared.all_finished() {
                 // Every task has finished, and sent what it had to before it said so.
                 while let Ok(event) = inbox.try_recv() {
                     this.handle(event);
                 }
                 tracing::info!("all services stopped");
                 let report = this.finish(None);
-                this.shared.stop_token.cancel();
+                this.shared.cancel_stops();
                 // Every task is done: free the per-service state (tokens, gates, task
                 // slots, the plan) off the path to `run` returning; for ten thousand
                 // services that took most of a millisecond.
@@ -413,7 +410,7 @@ async fn coordinate(runner: Runner) -> Report {
                 return report;
             }
         }
-        let all_finished = this.shared.tracker.wait();
+        let all_finished = this.shared.wait_all_finished();
         tokio::select! {
             biased;
             () = &mut forced => {
@@ -438,7 +435,7 @@ async fn coordinate(runner: Runner) -> Report {
                 } else {
                     // Services keep running; readers see `draining` at once.
                     draining = true;
-                    this.shared.status.set_phase(Phase::Draining);
+                    this.shared.status().set_phase(Phase::Draining);
                     drain_timer.as_mut().reset(Instant::now() + this.drain);
                 }
             }
@@ -501,7 +498,7 @@ impl Coordinator {
         };
         for (service, dependency) in this.plan.external() {
             let span = tracing::error_span!("service", service = %service);
-            if this.shared.peers.is_peer(dependency) {
+            if this.shared.peers().is_peer(dependency) {
                 span.in_scope(|| {
                     tracing::info!(
                         dependency,
@@ -518,10 +515,10 @@ impl Coordinator {
             for node in 0..this.plan.len() {
                 tracing::error_span!("service", service = %this.plan.name(node)).in_scope(|| {
                     let skipped = Lifecycle::Skipped(Skip::ShutdownBegan);
-                    lifecycle::emit(&this.shared.status, node, &skipped);
+                    lifecycle::emit(this.shared.status(), node, &skipped);
                 });
             }
-            this.shared.tracker.close();
+            this.shared.all_spawned();
             this.begin_shutdown(ShutdownCause::Requested);
         } else {
             this.start_all(&mut defs);
@@ -549,7 +546,7 @@ impl Coordinator {
             last_policy = Some(policy.clone());
             self.start(node, policy, launch);
         }
-        self.shared.tracker.close();
+        self.shared.all_spawned();
     }
 
     /// The report: the errors seen so far (the coordinator's, then what finished
@@ -558,7 +555,7 @@ impl Coordinator {
         let mut errors = std::mem::take(&mut self.errors);
         errors.extend(self.shared.take_problems());
         errors.extend(last);
-        self.shared.status.set_phase(Phase::Stopped);
+        self.shared.status().set_phase(Phase::Stopped);
         Report::from_errors(errors, self.cause.take())
     }
 
@@ -572,7 +569,7 @@ impl Coordinator {
     /// The services whose supervisor was spawned and has not finished.
     fn still_stopping(&self) -> Vec<String> {
         (0..self.plan.len())
-            .filter(|&node| self.shared.tasks[node].is_running())
+            .filter(|&node| self.shared.slot(node).is_running())
             .map(|node| self.plan.name(node).to_owned())
             .collect()
     }
@@ -583,7 +580,7 @@ impl Coordinator {
             policy,
             shared: self.shared.clone(),
         };
-        self.shared.tasks[node].spawn(launch, || supervisor.spawn());
+        self.shared.slot(node).spawn(launch, || supervisor.spawn());
     }
 
     /// A service ended (no further run of it will start): one fewer left running, and a
@@ -615,8 +612,8 @@ impl Coordinator {
             .checked_add(self.budget)
             .unwrap_or_else(|| far_future(now));
         self.budget_end = Some(end);
-        self.shared.status.set_phase(Phase::Stopping);
-        let _ = self.shared.shutdown_window.set((now, end));
+        self.shared.status().set_phase(Phase::Stopping);
+        self.shared.set_shutdown_window(now, end);
         // No run starts from here on; services still waiting for their dependencies
         // give up (and report themselves skipped).
         self.shared.begin_shutdown();

@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument as _;
 
@@ -25,40 +26,129 @@ use crate::runtime::shutdown::stop_deadline;
 use crate::runtime::status::StatusBoard;
 use crate::{Context, Result, RunError};
 
-/// State every supervisor shares with the coordinator.
+/// State every supervisor shares with the coordinator, behind methods: the per-service
+/// gates, tokens, slots and status cells, the shutdown news, the stop contexts' token,
+/// and the tracker of the supervisor tasks.
 pub(crate) struct Shared {
-    pub(crate) events: UnboundedSender<Event>,
+    events: UnboundedSender<Event>,
     /// The lifecycle as data, for whoever reads it.
-    pub(crate) status: Arc<StatusBoard>,
-    pub(crate) plan: Arc<Plan>,
+    status: Arc<StatusBoard>,
+    plan: Arc<Plan>,
     /// Per service with dependents: its readiness, which they wait for.
-    pub(crate) gates: Vec<Option<Gate>>,
+    gates: Vec<Option<Gate>>,
     /// Per service: its token, and what still holds its stop back.
-    pub(crate) walk: StopWalk,
+    walk: StopWalk,
     /// Per service: its supervisor task, while it runs.
-    pub(crate) tasks: Box<[TaskSlot]>,
+    tasks: Box<[TaskSlot]>,
     /// Cancelled when shutdown begins: no run starts after that.
-    pub(crate) shutdown: CancellationToken,
+    shutdown: CancellationToken,
     /// The same news as `shutdown`, for the hot checks: an atomic load instead of the
     /// token's lock, which every supervisor would contend for at start-up.
-    pub(crate) shutting_down: AtomicBool,
+    shutting_down: AtomicBool,
     /// When shutdown began and when its budget runs out; set before any token is
     /// cancelled.
-    pub(crate) shutdown_window: OnceLock<(Instant, Instant)>,
+    shutdown_window: OnceLock<(Instant, Instant)>,
     /// The token of every `stop` context: cancelled when the runtime stops waiting for
     /// all of them (the budget ran out, or `run` returned).
-    pub(crate) stop_token: CancellationToken,
-    pub(crate) jitter: Mutex<JitterSource>,
+    stop_token: CancellationToken,
+    jitter: Mutex<JitterSource>,
     /// What finished supervisors had to report (a failed or late stop, say); the
     /// coordinator collects it when it writes the report.
-    pub(crate) problems: Mutex<Vec<RunError>>,
+    problems: Mutex<Vec<RunError>>,
     /// The supervisor tasks not finished yet: each holds a token until it is done.
-    pub(crate) tracker: TaskTracker,
+    tracker: TaskTracker,
     /// The dependencies that run in other processes (SPEC §9.3).
-    pub(crate) peers: Peers,
+    peers: Peers,
 }
 
 impl Shared {
+    /// The dependencies that run in other processes.
+    pub(crate) fn peers(&self) -> &Peers {
+        &self.peers
+    }
+
+    pub(crate) fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    pub(crate) fn status(&self) -> &StatusBoard {
+        &self.status
+    }
+
+    /// `node`'s readiness gate, if it has dependents.
+    pub(crate) fn gate(&self, node: usize) -> Option<&Gate> {
+        self.gates[node].as_ref()
+    }
+
+    /// The token of `node`'s runs; cancelled when its turn to stop comes.
+    pub(crate) fn token(&self, node: usize) -> &CancellationToken {
+        self.walk.token(node)
+    }
+
+    pub(crate) fn slot(&self, node: usize) -> &TaskSlot {
+        &self.tasks[node]
+    }
+
+    /// Tells the coordinator (gone only when the run is over: then nobody is left to
+    /// tell).
+    pub(crate) fn tell(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    /// When shutdown began and when its budget runs out, once set.
+    pub(crate) fn shutdown_window(&self) -> Option<(Instant, Instant)> {
+        self.shutdown_window.get().copied()
+    }
+
+    /// Sets the shutdown window, before any token is cancelled. Once.
+    pub(crate) fn set_shutdown_window(&self, began: Instant, end: Instant) {
+        let _ = self.shutdown_window.set((began, end));
+    }
+
+    /// Resolves when shutdown begins.
+    pub(crate) async fn shutdown_begins(&self) {
+        self.shutdown.cancelled().await;
+    }
+
+    /// The token of every `stop` context.
+    pub(crate) fn stop_token(&self) -> &CancellationToken {
+        &self.stop_token
+    }
+
+    /// The runtime stops waiting for the stops: their contexts are cancelled.
+    pub(crate) fn cancel_stops(&self) {
+        self.stop_token.cancel();
+    }
+
+    /// A token for one supervisor task; the run is over when every one is dropped.
+    pub(crate) fn track(&self) -> TaskTrackerToken {
+        self.tracker.token()
+    }
+
+    /// Every supervisor has been spawned (or none will be).
+    pub(crate) fn all_spawned(&self) {
+        self.tracker.close();
+    }
+
+    /// Whether every supervisor task has finished.
+    pub(crate) fn all_finished(&self) -> bool {
+        self.tracker.is_empty()
+    }
+
+    /// Resolves when every supervisor task has finished (after `all_spawned`).
+    pub(crate) fn wait_all_finished(&self) -> impl Future<Output = ()> + '_ {
+        self.tracker.wait()
+    }
+
+    /// Gives up on the services still stopping: no further stop begins, and their tasks
+    /// are aborted.
+    pub(crate) fn abandon(&self) {
+        self.walk.abandon();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
     /// The state for running `plan`: a gate for every service with dependents, a token
     /// for every service, no supervisor running yet.
     pub(crate) fn new(
@@ -117,8 +207,9 @@ impl Shared {
     /// watcher task checks again after [`RESCUE_GRACE`], and if the supervisor is still
     /// in that same poll, calls `stop` on a task of its own (SPEC §4.7).
     fn after_cancel(self: &Arc<Self>, node: usize) {
+        self.tasks[node].cancelled.store(true, Ordering::SeqCst);
         // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
-        // cancelled token before it polls `run`, or this sees it polling.
+        // cancellation before it polls `run`, or this sees it polling.
         fence(Ordering::SeqCst);
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);
         if polls.is_multiple_of(2) {
@@ -223,6 +314,8 @@ pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
     /// keeps the parity).
     polls: AtomicU32,
+    /// Set when the service's token is cancelled (the token's own check takes a lock).
+    cancelled: AtomicBool,
     /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
     /// (set under the lock, with the rescue stored) by another task. Lock-free for the
     /// supervisor in the common case.
@@ -372,6 +465,7 @@ impl TaskSlot {
 
 /// What the supervisor holds around every poll of `run`, so that a `run` that blocks its
 /// thread does not keep `stop` from being called.
+#[derive(Clone, Copy)]
 pub(crate) struct RunGuard<'a> {
     pub(crate) slot: &'a TaskSlot,
     pub(crate) token: &'a CancellationToken,
@@ -390,7 +484,7 @@ impl RunGuard<'_> {
         self.slot.count_poll();
         // Pairs with the fence in `Shared::after_cancel`.
         fence(Ordering::SeqCst);
-        if !first && self.token.is_cancelled() {
+        if !first && self.slot.cancelled.load(Ordering::SeqCst) {
             self.slot.count_poll();
             return std::task::Poll::Pending;
         }

@@ -94,7 +94,7 @@ pub(crate) struct Supervisor {
 impl Supervisor {
     /// Spawns the supervisor task inside the service's `service` span.
     pub(crate) fn spawn(self) -> AbortHandle {
-        let span = tracing::error_span!("service", service = %self.shared.plan.name(self.node));
+        let span = tracing::error_span!("service", service = %self.shared.plan().name(self.node));
         let Self {
             node,
             policy,
@@ -102,7 +102,7 @@ impl Supervisor {
         } = self;
         let life = Life {
             node: u32::try_from(node).expect("fewer than 2^32 services"),
-            _tracked: shared.tracker.token(),
+            _tracked: shared.track(),
             shared,
             state: ServiceState::new(),
             slot_released: false,
@@ -130,7 +130,8 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
             return;
         }
         // Boxed: rare, and the supervisor future of every service would carry it.
-        if life.shared.peers.any_of(life.node()) && !Box::pin(life.may_start_after_peers()).await {
+        if life.shared.peers().any_of(life.node()) && !Box::pin(life.may_start_after_peers()).await
+        {
             return;
         }
         let Some(construct) = life.slot().take_construct() else {
@@ -207,9 +208,9 @@ impl Life {
             service,
             name: self.ctx_name(),
             attempt: self.attempts.runs(),
-            token: self.shared.stop_token.clone(),
+            token: self.shared.stop_token().clone(),
             stop_timeout: self.attempts.policy.stop_timeout,
-            window: self.shared.shutdown_window.get().copied(),
+            window: self.shared.shutdown_window(),
             claim,
         };
         (request, run)
@@ -275,29 +276,29 @@ impl Life {
     }
 
     fn name(&self) -> &str {
-        self.shared.plan.name(self.node())
+        self.shared.plan().name(self.node())
     }
 
     /// Logs a lifecycle event and records it in the status.
     fn emit(&self, event: &Lifecycle<'_>) {
-        lifecycle::emit(&self.shared.status, self.node(), event);
+        lifecycle::emit(self.shared.status(), self.node(), event);
     }
 
     /// The name for a `Context`: the plan and an index, no copy.
     fn ctx_name(&self) -> Name {
         Name::Plan {
-            plan: self.shared.plan.clone(),
+            plan: self.shared.plan().clone(),
             node: self.node(),
         }
     }
 
     /// The token of this service's runs; cancelled when its turn to stop comes.
     fn token(&self) -> &CancellationToken {
-        self.shared.walk.token(self.node())
+        self.shared.token(self.node())
     }
 
     fn slot(&self) -> &TaskSlot {
-        &self.shared.tasks[self.node()]
+        self.shared.slot(self.node())
     }
 
     /// What every poll of `run` goes through.
@@ -332,7 +333,7 @@ impl Life {
         };
         if news {
             // The coordinator only goes away when the run is over; nobody is left to tell.
-            let _ = self.shared.events.send(Event {
+            self.shared.tell(Event {
                 node: self.node(),
                 ending,
             });
@@ -340,7 +341,7 @@ impl Life {
     }
 
     fn settle(&self, state: GateState) {
-        if let Some(gate) = &self.shared.gates[self.node()] {
+        if let Some(gate) = self.shared.gate(self.node()) {
             gate.settle(state);
         }
     }
@@ -349,12 +350,12 @@ impl Life {
     /// will never be, or if shutdown begins first.
     async fn wait_for_dependencies(&self) -> Result<(), Skip<'_>> {
         let shared = &*self.shared;
-        for &dep in shared.plan.dependencies(self.node()) {
-            let Some(gate) = &shared.gates[dep] else {
+        for &dep in shared.plan().dependencies(self.node()) {
+            let Some(gate) = shared.gate(dep) else {
                 continue;
             };
             // Shutdown settles every pending gate, so one wait covers both.
-            let name = shared.plan.name(dep);
+            let name = shared.plan().name(dep);
             match gate.settled().await {
                 GateState::Ready => {}
                 GateState::Failed => return Err(Skip::DependencyFailed(name)),
@@ -380,7 +381,7 @@ impl Life {
         shared.finished_walk(self.node());
         if !self.slot_released {
             // The service (if the task did not take it already) goes with the slot.
-            drop(shared.tasks[self.node()].finished());
+            drop(shared.slot(self.node()).finished());
         }
         // The tracker token, dropped with `Life`, tells the coordinator last.
     }
@@ -477,7 +478,7 @@ impl Life {
     /// begun. If not, it is reported skipped.
     async fn may_start(&mut self) -> bool {
         let mut waited = Ok(());
-        if !self.shared.plan.dependencies(self.node()).is_empty() {
+        if !self.shared.plan().dependencies(self.node()).is_empty() {
             waited = self.wait_for_dependencies().await;
         }
         if waited.is_ok() && self.shared.shutdown_began() {
@@ -512,7 +513,7 @@ impl Life {
     /// seen ready yet). Shutdown ends the wait at once.
     async fn wait_for_peers(&mut self) -> PeerWait {
         let shared = Arc::clone(&self.shared);
-        let peers = &shared.peers;
+        let peers = shared.peers();
         let all: Vec<usize> = peers.of(self.node()).collect();
         // The peers before `next` have answered ready.
         let mut next = 0;
@@ -546,7 +547,7 @@ impl Life {
                 };
                 tokio::select! {
                     biased;
-                    () = shared.shutdown.cancelled() => return PeerWait::ShutdownBegan,
+                    () = shared.shutdown_begins() => return PeerWait::ShutdownBegan,
                     waited = timed => waited,
                 }
             };
@@ -710,7 +711,7 @@ impl Life {
             clean = false;
         }
         let stopped = Lifecycle::Stopped { clean };
-        lifecycle::emit_at(&self.shared.status, self.node(), &stopped, Some(ended));
+        lifecycle::emit_at(self.shared.status(), self.node(), &stopped, Some(ended));
         problems
     }
 }
@@ -766,7 +767,7 @@ async fn wait(delay: Duration, shared: &Shared, token: &CancellationToken) -> bo
     }
     tokio::select! {
         () = tokio::time::sleep(delay) => !shared.shutdown_began(),
-        () = shared.shutdown.cancelled() => false,
+        () = shared.shutdown_begins() => false,
         () = token.cancelled() => false,
     }
 }
@@ -801,7 +802,7 @@ mod size {
         ));
         Life {
             node: 0,
-            _tracked: shared.tracker.token(),
+            _tracked: shared.track(),
             shared,
             state: ServiceState::new(),
             slot_released: false,

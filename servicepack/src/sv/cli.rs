@@ -12,7 +12,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::{Control, Error, Status};
 use crate::app::config::LogFormat;
-use crate::app::telemetry;
+use crate::app::exit::Exit;
 
 /// The command's name.
 pub(crate) const NAME: &str = "sv";
@@ -82,17 +82,17 @@ fn help(control: Control) -> &'static str {
     }
 }
 
-/// Runs `sv …`; returns the exit status.
-pub(crate) fn run(matches: &ArgMatches, format: LogFormat) -> u8 {
+/// Runs `sv …`.
+pub(crate) fn run(matches: &ArgMatches, format: LogFormat) -> Exit {
     let Some((name, sub)) = matches.subcommand() else {
         // `subcommand_required` makes clap refuse a bare `sv`.
-        return 2;
+        return Exit::Usage;
     };
     let dirs = sub.get_many::<PathBuf>("dir").into_iter().flatten();
     let mut failed = false;
     let mut fail = |error: &Error| {
         failed = true;
-        telemetry::exit_reason(format, 1, &error.to_string());
+        let _ = Exit::Failure.because(format, &error.to_string());
     };
     if name == STATUS {
         let mut statuses = Vec::new();
@@ -111,8 +111,7 @@ pub(crate) fn run(matches: &ArgMatches, format: LogFormat) -> u8 {
         if let Err(error) = written.and_then(|()| out.flush()) {
             // A closed stdout (`… | head -1`) is the reader's choice.
             if error.kind() != io::ErrorKind::BrokenPipe {
-                telemetry::exit_reason(format, 1, &format!("cannot write to stdout: {error}"));
-                return 1;
+                return Exit::Failure.because(format, &format!("cannot write to stdout: {error}"));
             }
         }
     } else if name == RESTART {
@@ -135,7 +134,7 @@ pub(crate) fn run(matches: &ArgMatches, format: LogFormat) -> u8 {
             }
         }
     }
-    u8::from(failed)
+    if failed { Exit::Failure } else { Exit::Success }
 }
 
 /// One object per directory: the fields of SPEC §10, plus the supervisor, the

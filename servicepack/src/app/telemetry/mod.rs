@@ -1,5 +1,6 @@
-//! Logging: the subscriber that `LOG_LEVEL`, `LOG_FORMAT` and `LOG_ADD_SOURCE` describe,
-//! the panic hook, and the exit-reason line.
+//! Logging: the subscriber that `LOG_LEVEL` (or `RUST_LOG`), `LOG_FORMAT`,
+//! `LOG_ADD_SOURCE`, `NO_COLOR` and `CLICOLOR_FORCE` describe, the panic hook, and the
+//! exit-reason line.
 //!
 //! The built-in layer is [`LogLayer`], not `tracing_subscriber::fmt`: a line must show the
 //! `service` field of the enclosing `service` span as `service=<name>` (text) or as a
@@ -13,7 +14,7 @@
 //! ERROR inside an INFO span still names its service).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::{Field, Visit};
@@ -27,12 +28,12 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry, filter};
 
-use crate::app::config::{LogConfig, LogFormat};
-use crate::runtime::catch::Panicked;
+use crate::app::config::{Color, LogConfig, LogFormat};
+use crate::runtime::catch::{self, Panicked};
 
 /// The target of the exit-reason event; the built-in layer always writes it.
 pub(crate) const EXIT_TARGET: &str = "servicepack::exit";
-/// The target of the DEBUG event that the panic hook writes.
+/// The target of the event that the panic hook writes.
 const PANIC_TARGET: &str = "servicepack::panic";
 /// The span the runtime opens around each service's code.
 const SERVICE_SPAN: &str = "service";
@@ -44,24 +45,28 @@ pub(crate) type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the global subscriber: the built-in stderr layer filtered by `LOG_LEVEL`, then
-/// the user's layers, which see every event and bring their own filters. Returns `false`
-/// when a global subscriber was already set (by the user's setup function, say); logs then
-/// go there, and only the exit reason is still written by servicepack.
-pub(crate) fn init(log: &LogConfig, extra: Vec<BoxedLayer>) -> bool {
+/// the user's layers, which see every event and bring their own filters. When a global
+/// subscriber was already set (by the user's setup function, say), logs go there, and
+/// only the exit reason is still written by servicepack.
+pub(crate) fn init(log: &LogConfig, extra: Vec<BoxedLayer>) {
     let mut layers = Vec::with_capacity(extra.len() + 1);
-    layers.push(built_in(log, std::io::stderr).boxed());
+    let color = log.color.enabled(std::io::stderr().is_terminal());
+    layers.push(built_in(log, color, std::io::stderr).boxed());
     layers.extend(extra);
     let installed = tracing_subscriber::registry()
         .with(layers)
         .try_init()
         .is_ok();
     INSTALLED.store(installed, Ordering::Release);
-    installed
 }
 
-/// The built-in layer writing to `make_writer`, filtered by `LOG_LEVEL` and the fixed
-/// exceptions of the module docs.
-fn built_in<S, W>(log: &LogConfig, make_writer: W) -> impl Layer<S> + Send + Sync + 'static
+/// The built-in layer writing to `make_writer` (with ANSI colour when `color`), filtered
+/// by `LOG_LEVEL` and the fixed exceptions of the module docs.
+fn built_in<S, W>(
+    log: &LogConfig,
+    color: bool,
+    make_writer: W,
+) -> impl Layer<S> + Send + Sync + 'static
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -70,6 +75,7 @@ where
         meta.target() == EXIT_TARGET || (meta.is_span() && meta.name() == SERVICE_SPAN)
     });
     LogLayer::new(log.format, log.add_source, make_writer)
+        .colored(color)
         .with_filter(filter::FilterExt::or(log.filter.env_filter(), always))
 }
 
@@ -80,28 +86,61 @@ pub(crate) fn exit_reason(format: LogFormat, code: u8, reason: &str) {
     if INSTALLED.load(Ordering::Acquire) {
         tracing::error!(target: EXIT_TARGET, exit_code = code, "{reason}");
     } else {
-        let subscriber = Registry::default().with(LogLayer::new(format, false, std::io::stderr));
+        let color = Color::from_env().enabled(std::io::stderr().is_terminal());
+        let subscriber =
+            Registry::default().with(LogLayer::new(format, false, std::io::stderr).colored(color));
         tracing::subscriber::with_default(subscriber, || {
             tracing::error!(target: EXIT_TARGET, exit_code = code, "{reason}");
         });
     }
 }
 
-/// Replaces Rust's default panic hook, which prints a trace to stderr, with a DEBUG event:
-/// whoever catches the panic (the runtime, or the app layer for hooks and commands) logs
-/// it as an error, so the default output would only say the same thing twice and break
-/// JSON logs. The DEBUG event adds the location for those who look.
+/// Replaces Rust's default panic hook, which prints a trace to stderr, with a log event.
+///
+/// A panic that servicepack catches (in `run`, `stop`, a constructor, a hook, a command)
+/// is reported as an error by the catcher, with the service name; the hook only adds a
+/// DEBUG event with the location, so the report is not written twice. Any other panic
+/// (in a task that a service spawned, in a destructor, on a thread of the user's) would
+/// otherwise leave no trace: the hook logs it at ERROR, with the location and the thread,
+/// inside the current span, so a panic in a service's task (or in a task spawned with
+/// `.in_current_span()`) names the service.
 pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let panicked = Panicked::from_payload(info.payload());
-        if let Some(location) = info.location() {
-            tracing::debug!(
+        let location = info
+            .location()
+            .map(|location| format!("{}:{}", location.file(), location.line()));
+        let location = location.as_deref().unwrap_or("unknown");
+        if catch::is_catching() {
+            tracing::debug!(target: PANIC_TARGET, location, "{panicked}");
+            return;
+        }
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        let log = || {
+            tracing::error!(
                 target: PANIC_TARGET,
-                location = %format_args!("{}:{}", location.file(), location.line()),
-                "{panicked}"
+                location,
+                thread,
+                "{panicked} (not caught by servicepack: a task a service spawned, a destructor, or a thread of the app)"
             );
+        };
+        if INSTALLED.load(Ordering::Acquire) || tracing::dispatcher::has_been_set() {
+            log();
         } else {
-            tracing::debug!(target: PANIC_TARGET, "{panicked}");
+            // Before the subscriber is installed (a thread started by the setup function):
+            // still a line on stderr, in the format `LOG_FORMAT` asks for.
+            let json = std::env::var("LOG_FORMAT")
+                .is_ok_and(|format| format.trim().eq_ignore_ascii_case("json"));
+            let format = if json {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            };
+            let color = Color::from_env().enabled(std::io::stderr().is_terminal());
+            let subscriber = Registry::default()
+                .with(LogLayer::new(format, false, std::io::stderr).colored(color));
+            tracing::subscriber::with_default(subscriber, log);
         }
     }));
 }
@@ -110,6 +149,7 @@ pub(crate) fn install_panic_hook() {
 pub(crate) struct LogLayer<W> {
     format: LogFormat,
     add_source: bool,
+    color: bool,
     make_writer: W,
 }
 
@@ -118,8 +158,15 @@ impl<W> LogLayer<W> {
         Self {
             format,
             add_source,
+            color: false,
             make_writer,
         }
+    }
+
+    /// With ANSI colour in text lines (never in JSON).
+    pub(crate) fn colored(mut self, color: bool) -> Self {
+        self.color = color;
+        self
     }
 }
 
@@ -170,7 +217,7 @@ where
             }
         }
         let text = match self.format {
-            LogFormat::Text => line.text(event, self.add_source),
+            LogFormat::Text => line.text(event, self.add_source, self.color),
             LogFormat::Json => line.json(event, self.add_source),
         };
         let mut writer = self.make_writer.make_writer_for(event.metadata());
@@ -318,22 +365,34 @@ struct Line {
 }
 
 impl Line {
-    /// `2026-01-02T03:04:05.123456Z  INFO starting service=db attempt=1 source=src/db.rs:12`
-    fn text(&self, event: &Event<'_>, add_source: bool) -> String {
+    /// `2026-01-02T03:04:05.123456Z  INFO starting service=db attempt=1 source=src/db.rs:12`;
+    /// with `color`, the timestamp and the keys dimmed and the level in its colour (as
+    /// `tracing_subscriber::fmt` colours them).
+    fn text(&self, event: &Event<'_>, add_source: bool, color: bool) -> String {
         let meta = event.metadata();
+        let paint = Paint(color);
         let mut out = String::with_capacity(128);
+        out.push_str(paint.dim());
         push_timestamp(&mut out);
-        let _ = write!(out, " {:>5} {}", meta.level(), self.message);
+        out.push_str(paint.reset());
+        let _ = write!(
+            out,
+            " {}{:>5}{} {}",
+            paint.level(*meta.level()),
+            meta.level(),
+            paint.reset(),
+            self.message
+        );
         if let Some(service) = &self.service {
-            out.push_str(" service=");
+            let _ = write!(out, " {}service={}", paint.dim(), paint.reset());
             service.write_text(&mut out);
         }
         for (name, value) in &self.fields {
-            let _ = write!(out, " {name}=");
+            let _ = write!(out, " {}{name}={}", paint.dim(), paint.reset());
             value.write_text(&mut out);
         }
         if add_source && let Some(source) = source(event) {
-            out.push_str(" source=");
+            let _ = write!(out, " {}source={}", paint.dim(), paint.reset());
             Value::Str(source).write_text(&mut out);
         }
         out.push('\n');
@@ -370,6 +429,34 @@ impl Line {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+/// ANSI escapes, or nothing when colour is off.
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn on(self, code: &'static str) -> &'static str {
+        if self.0 { code } else { "" }
+    }
+
+    fn dim(self) -> &'static str {
+        self.on("\x1b[2m")
+    }
+
+    fn reset(self) -> &'static str {
+        self.on("\x1b[0m")
+    }
+
+    fn level(self, level: tracing::Level) -> &'static str {
+        self.on(match level {
+            tracing::Level::TRACE => "\x1b[35m",
+            tracing::Level::DEBUG => "\x1b[34m",
+            tracing::Level::INFO => "\x1b[32m",
+            tracing::Level::WARN => "\x1b[33m",
+            tracing::Level::ERROR => "\x1b[31m",
+        })
     }
 }
 

@@ -43,7 +43,7 @@ impl<'w> MakeWriter<'w> for Capture {
 /// Runs `body` under the built-in layer with `log`, and returns the lines written.
 fn capture(log: &LogConfig, body: impl FnOnce()) -> Vec<String> {
     let out = Capture::default();
-    let layer = built_in(log, out.clone());
+    let layer = built_in(log, false, out.clone());
     tracing::subscriber::with_default(Registry::default().with(layer), body);
     out.lines()
 }
@@ -53,6 +53,7 @@ fn log(format: LogFormat, filter: LogFilter, add_source: bool) -> LogConfig {
         filter,
         format,
         add_source,
+        ..LogConfig::default()
     }
 }
 
@@ -253,4 +254,28 @@ fn json_keeps_keys_unique_and_escapes() {
     assert_eq!(value["big"], u64::MAX);
     assert_eq!(value["nan"], "NaN");
     assert_eq!(value["message"], "multi\nline");
+}
+
+#[test]
+fn colour_only_when_asked_and_never_in_json() {
+    let out = Capture::default();
+    let layer = built_in(&LogConfig::default(), true, out.clone());
+    tracing::subscriber::with_default(Registry::default().with(layer), lifecycle);
+    let lines = out.lines();
+    assert!(lines.iter().all(|line| line.contains("\x1b[")), "{lines:?}");
+    assert!(lines[0].contains("\x1b[32m INFO\x1b[0m"), "{}", lines[0]);
+    let plain = capture(&LogConfig::default(), lifecycle);
+    assert!(plain.iter().all(|line| !line.contains('\x1b')), "{plain:?}");
+    let json = Capture::default();
+    let layer = built_in(
+        &log(
+            LogFormat::Json,
+            LogFilter::Level(filter::LevelFilter::INFO),
+            false,
+        ),
+        true,
+        json.clone(),
+    );
+    tracing::subscriber::with_default(Registry::default().with(layer), lifecycle);
+    assert!(json.lines().iter().all(|line| !line.contains('\x1b')));
 }

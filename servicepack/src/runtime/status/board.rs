@@ -95,6 +95,19 @@ struct Services {
     cells: Box<[Mutex<Cell>]>,
 }
 
+/// A value alone on its cache line.
+#[repr(align(64))]
+struct CacheLine<T>(T);
+
+/// A reader waiting for the next change; counted in `waiting` while it lives.
+pub(super) struct Registered(pub(super) Arc<StatusBoard>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One recorded state change, kept only when a test asked for the history.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Transition {
@@ -117,9 +130,12 @@ pub(crate) struct StatusBoard {
     services: OnceLock<Services>,
     phase: AtomicU8,
     /// Services that count towards readiness and are not ready.
-    not_ready: AtomicUsize,
-    version: AtomicU64,
-    /// Readers waiting in `changed()`: with none, a change does not touch `notify`.
+    /// On its own cache line: every readiness change of every service writes it.
+    not_ready: CacheLine<AtomicUsize>,
+    /// Changes recorded while somebody waited for one.
+    version: CacheLine<AtomicU64>,
+    /// Live `changed()` futures: with none, a change touches neither `version` nor
+    /// `notify` (shared by every service: one less contended write per change).
     waiting: AtomicUsize,
     notify: Notify,
 }
@@ -135,8 +151,8 @@ impl StatusBoard {
             pid: std::process::id(),
             services: OnceLock::new(),
             phase: AtomicU8::new(Phase::Running as u8),
-            not_ready: AtomicUsize::new(0),
-            version: AtomicU64::new(0),
+            not_ready: CacheLine(AtomicUsize::new(0)),
+            version: CacheLine(AtomicU64::new(0)),
             waiting: AtomicUsize::new(0),
             notify: Notify::new(),
         })
@@ -197,7 +213,7 @@ impl StatusBoard {
             })
             .collect();
         if self.services.set(Services { plan, cells }).is_ok() {
-            self.not_ready.store(not_ready, Ordering::Release);
+            self.not_ready.0.store(not_ready, Ordering::Release);
             self.changed();
         }
     }
@@ -261,10 +277,10 @@ impl StatusBoard {
         drop(cell);
         match (counted, counts) {
             (true, false) => {
-                self.not_ready.fetch_sub(1, Ordering::AcqRel);
+                self.not_ready.0.fetch_sub(1, Ordering::AcqRel);
             }
             (false, true) => {
-                self.not_ready.fetch_add(1, Ordering::AcqRel);
+                self.not_ready.0.fetch_add(1, Ordering::AcqRel);
             }
             _ => {}
         }
@@ -280,28 +296,28 @@ impl StatusBoard {
     }
 
     fn changed(&self) {
-        self.version.fetch_add(1, Ordering::SeqCst);
-        // A reader registers in `waiting` before it reads the version: either it sees
-        // this change, or this sees it waiting.
+        // A reader registers in `waiting` before it reads the version: either this sees
+        // it waiting, or the change came before the reader's call.
         if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.version.0.fetch_add(1, Ordering::SeqCst);
             self.notify.notify_waiters();
         }
     }
 
     pub(super) fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
+        self.version.0.load(Ordering::SeqCst)
+    }
+
+    /// Registers a reader for the next change (until the returned guard is dropped) and
+    /// reads the version.
+    pub(super) fn register(self: &Arc<Self>) -> (Registered, u64) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let registered = Registered(Arc::clone(self));
+        (registered, self.version())
     }
 
     /// Resolves once the version is no longer `seen`.
     pub(super) async fn wait_for_change(&self, seen: u64) {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.waiting);
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -316,7 +332,8 @@ impl StatusBoard {
     pub(super) fn app_state(&self) -> AppState {
         match self.phase() {
             Phase::Running
-                if self.services.get().is_some() && self.not_ready.load(Ordering::Acquire) == 0 =>
+                if self.services.get().is_some()
+                    && self.not_ready.0.load(Ordering::Acquire) == 0 =>
             {
                 AppState::Ready
             }

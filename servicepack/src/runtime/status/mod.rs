@@ -428,12 +428,18 @@ impl StatusHandle {
     /// Cancel safe: dropping the future loses nothing; call again to wait for the next
     /// change.
     pub fn changed(&self) -> impl Future<Output = ()> + Send + 'static {
-        let board = Arc::clone(&self.board);
-        let seen = board.version();
-        async move { board.wait_for_change(seen).await }
+        // Registered now, at the call: a change from here on wakes it.
+        let (registered, seen) = self.board.register();
+        async move {
+            let board = &registered.0;
+            board.wait_for_change(seen).await;
+            drop(registered);
+        }
     }
 
-    /// How many changes have been recorded so far (a counter that only grows).
+    /// A counter that grows with every change recorded while some
+    /// [`changed`](Self::changed) future is alive (changes nobody waits for are not
+    /// counted: that keeps recording free of a write every service shares).
     #[must_use]
     pub fn version(&self) -> u64 {
         self.board.version()
