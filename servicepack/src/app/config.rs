@@ -187,28 +187,8 @@ impl Config {
         let filter = level.map_or(Ok(LogConfig::default().filter), |(variable, value)| {
             parse_log_level(variable, &value)
         });
-        let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), |value| {
-            match value.to_ascii_lowercase().as_str() {
-                "text" => Ok(LogFormat::Text),
-                "json" => Ok(LogFormat::Json),
-                _ => Err(ConfigError {
-                    variable: LOG_FORMAT,
-                    value,
-                    expected: "expected text or json".to_owned(),
-                }),
-            }
-        });
-        let add_source = read(LOG_ADD_SOURCE).map_or(Ok(false), |value| {
-            match value.to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(true),
-                "false" | "0" => Ok(false),
-                _ => Err(ConfigError {
-                    variable: LOG_ADD_SOURCE,
-                    value,
-                    expected: "expected true or false".to_owned(),
-                }),
-            }
-        });
+        let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), parse_log_format);
+        let add_source = read(LOG_ADD_SOURCE).map_or(Ok(false), parse_add_source);
         let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
         let notify = super::notify::NotifyConfig::from_lookup(read);
         let color = Color::from_lookup(&lookup);
@@ -305,6 +285,30 @@ impl Config {
             .iter()
             .map(|name| self.services_enabled.iter().any(|enabled| enabled == name))
             .collect())
+    }
+}
+
+fn parse_log_format(value: String) -> Result<LogFormat, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(ConfigError {
+            variable: LOG_FORMAT,
+            value,
+            expected: "expected text or json".to_owned(),
+        }),
+    }
+}
+
+fn parse_add_source(value: String) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ConfigError {
+            variable: LOG_ADD_SOURCE,
+            value,
+            expected: "expected true or false".to_owned(),
+        }),
     }
 }
 
