@@ -132,7 +132,7 @@ async fn the_attribute_policy_applies() {
 
 #[tokio::test(start_paused = true)]
 async fn signal_twice_forces_the_exit() {
-    let run = TestRun::of::<(Stubborn,)>();
+    let run = TestRun::of::<Stubborn>();
     run.wait_for("stubborn", State::Ready).await;
     let report = run.signal_twice().await;
     assert_eq!(report.exit_code(), 130);

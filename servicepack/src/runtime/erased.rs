@@ -28,8 +28,36 @@ impl<S: Service> ErasedService for S {
     }
 }
 
-/// A shared, type-erased service.
-pub(crate) type Shared = Arc<dyn ErasedService>;
+/// A shared, type-erased service: reference counted, or, for a zero-sized type with
+/// nothing to drop (the common stateless service), a static reference, which costs no
+/// allocation.
+#[derive(Clone)]
+pub(crate) enum Shared {
+    Counted(Arc<dyn ErasedService>),
+    Static(&'static dyn ErasedService),
+}
+
+impl std::ops::Deref for Shared {
+    type Target = dyn ErasedService;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Counted(service) => &**service,
+            Self::Static(service) => *service,
+        }
+    }
+}
+
+impl Shared {
+    fn new<S: Service>(service: S) -> Self {
+        if size_of::<S>() == 0 && !std::mem::needs_drop::<S>() {
+            // Leaking a zero-sized value allocates nothing and skips no `Drop`.
+            Self::Static(Box::leak(Box::new(service)))
+        } else {
+            Self::Counted(Arc::new(service))
+        }
+    }
+}
 
 /// Builds a service when it is about to start (lazily: one that never starts is never
 /// built). Called inside the service's supervisor, under `catch_unwind`.
@@ -41,5 +69,5 @@ where
     S: Service,
     F: FnOnce() -> Result<S> + Send + 'static,
 {
-    Box::new(move || construct().map(|service| Arc::new(service) as Shared))
+    Box::new(move || construct().map(Shared::new))
 }

@@ -333,6 +333,9 @@ struct SlotInner {
     held: Held,
     /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
     stop_timeout: u64,
+    /// When the current (or last) attempt started (only kept with `retry_reset`, so
+    /// boxed: 8 bytes for every other service).
+    attempt_started: Option<Box<Instant>>,
     /// A `stop` called from another task, and its deadline.
     rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
 }
@@ -423,6 +426,16 @@ impl TaskSlot {
         inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
     }
 
+    /// An attempt starts now (kept only with `retry_reset`).
+    pub(crate) fn set_attempt_started(&self, at: Instant) {
+        self.lock().attempt_started = Some(Box::new(at));
+    }
+
+    /// When the current (or last) attempt started, with `retry_reset`.
+    pub(crate) fn attempt_started(&self) -> Option<Instant> {
+        self.lock().attempt_started.as_deref().copied()
+    }
+
     /// The supervisor is about to poll `run`, or has polled it.
     pub(crate) fn count_poll(&self) {
         self.polls.fetch_add(1, Ordering::SeqCst);
@@ -457,7 +470,7 @@ impl TaskSlot {
         {
             return;
         }
-        let service = Arc::clone(service);
+        let service = service.clone();
         let stop_timeout = Duration::from_nanos(inner.stop_timeout);
         inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
     }

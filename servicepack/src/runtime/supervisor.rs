@@ -107,7 +107,6 @@ impl Supervisor {
             state: ServiceState::new(),
             slot_released: false,
             attempts: Attempts::new(policy),
-            started: None,
         };
         // Always the span wrapper, even when no subscriber wants the span (entering a
         // disabled one is a branch): one task type for every service.
@@ -142,7 +141,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
             Err(source) => return life.construct_failed(source),
         };
         let stop_timeout = life.attempts.policy.stop_timeout;
-        life.slot().constructed(Arc::clone(&service), stop_timeout);
+        life.slot().constructed(service.clone(), stop_timeout);
         // A block: the run slot borrows the service, which `finish` drops.
         let problems = {
             // The running attempt, kept here for the rest of the task: `stop` drives an
@@ -247,8 +246,6 @@ pub(crate) struct Life {
     /// Whether the task has taken the service back from its slot (`finish`).
     slot_released: bool,
     attempts: Attempts,
-    /// When the current (or last) attempt started (only kept with `retry_reset`).
-    started: Option<Instant>,
     /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
     /// waits for the tracker to empty, finds them.
     _tracked: TaskTrackerToken,
@@ -387,7 +384,8 @@ impl Life {
     }
 
     fn ran_for(&self) -> Duration {
-        self.started
+        self.slot()
+            .attempt_started()
             .map_or(Duration::ZERO, |started| started.elapsed())
     }
 
@@ -408,15 +406,18 @@ impl Life {
         // The synchronous part runs at the first poll of the returned future, which the
         // caller awaits at once; only what the readiness wait needs is carried inside.
         let attempt = self.attempts.transition_to_running();
-        self.emit(&Lifecycle::Starting {
+        // One clock reading for the status, `retry_reset` and an instant readiness.
+        let at = Instant::now();
+        let starting = Lifecycle::Starting {
             attempt,
             notify_ready: self.attempts.policy.notify_ready,
-        });
+        };
+        lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
         if policy.retry_reset.is_some() {
-            // Only `retry_reset` needs the time; reading the clock is not free.
-            self.started = Some(Instant::now());
+            // In the slot, not the task: every byte of the task counts.
+            self.slot().set_attempt_started(at);
         }
         let ctx = Context::new(
             self.ctx_name(),
@@ -453,14 +454,17 @@ impl Life {
                 }
                 Some(latch) => {
                     let mut drive = returned;
+                    let mut ready_at = Some(at);
                     if drive.is_none() && !latch.is_set() {
+                        ready_at = None;
                         let timeout = self.attempts.policy.ready_timeout;
                         let guard = self.guard();
                         drive = Box::pin(wait_ready(slot, &guard, &latch, timeout)).await;
                     }
                     if latch.is_set() {
                         // Ready, possibly in the very poll that ended the wait: it made it.
-                        self.emit(&Lifecycle::Ready);
+                        let status = self.shared.status();
+                        lifecycle::emit_at(status, self.node(), &Lifecycle::Ready, ready_at);
                         self.mark_ready();
                         if let Some(Drive::Returned(Err(error))) = &drive
                             && error.is::<NotReady>()
@@ -807,7 +811,6 @@ mod size {
             state: ServiceState::new(),
             slot_released: false,
             attempts: Attempts::new(Arc::new(Policy::new())),
-            started: None,
         }
     }
 

@@ -81,7 +81,7 @@ impl fmt::Display for Event {
     }
 }
 
-/// A set of `#[service]` types, for [`TestRun::of`]: a tuple of them, `(A,)` for one.
+/// A set of `#[service]` types, for [`TestRun::of`]: one type, or a tuple of up to 12.
 pub trait Services {
     /// Their definitions, with the policies their attributes give.
     fn defs() -> Vec<ServiceDef>;
@@ -95,6 +95,13 @@ macro_rules! tuple_services {
             }
         }
     };
+}
+
+/// One `#[service]` type alone: `TestRun::of::<ExampleDatabase>()`.
+impl<T: Registered> Services for T {
+    fn defs() -> Vec<ServiceDef> {
+        vec![ServiceDef::of::<T>()]
+    }
 }
 
 tuple_services!(A);

@@ -126,28 +126,31 @@ pub(crate) struct StatusBoard {
     /// The runtime's clock when `started_at` was read: state times are counted from
     /// here, so one clock reading can serve a caller and the board.
     epoch: tokio::time::Instant,
+    /// `started_at` in milliseconds, computed once.
+    epoch_millis: Millis,
     pid: u32,
     services: OnceLock<Services>,
     phase: AtomicU8,
     /// Services that count towards readiness and are not ready.
     /// On its own cache line: every readiness change of every service writes it.
     not_ready: CacheLine<AtomicUsize>,
-    /// Changes recorded while somebody waited for one.
+    /// Every change recorded (on its own cache line, away from `not_ready`).
     version: CacheLine<AtomicU64>,
-    /// Live `changed()` futures: with none, a change touches neither `version` nor
-    /// `notify` (shared by every service: one less contended write per change).
+    /// Live `changed()` futures: with none, a change does not touch `notify`.
     waiting: AtomicUsize,
     notify: Notify,
 }
 
 impl StatusBoard {
     pub(crate) fn new() -> Arc<Self> {
+        let started_at = Timestamp::now();
         Arc::new(Self {
             history: OnceLock::new(),
             info: Mutex::new(AppIdentity::default()),
-            started_at: Timestamp::now(),
+            started_at,
             started: std::time::Instant::now(),
             epoch: tokio::time::Instant::now(),
+            epoch_millis: millis(started_at.0),
             pid: std::process::id(),
             services: OnceLock::new(),
             phase: AtomicU8::new(Phase::Running as u8),
@@ -250,7 +253,9 @@ impl StatusBoard {
         let services = self.services.get()?;
         let at = at.unwrap_or_else(tokio::time::Instant::now);
         let elapsed = at.saturating_duration_since(self.epoch).as_millis();
-        let now = millis(self.started_at.0).saturating_add(u64::try_from(elapsed).unwrap_or(0));
+        let now = self
+            .epoch_millis
+            .saturating_add(u64::try_from(elapsed).unwrap_or(0));
         let mut cell = lock(&services.cells[node]);
         let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
         let mut edit = CellUpdate {
@@ -296,10 +301,10 @@ impl StatusBoard {
     }
 
     fn changed(&self) {
+        self.version.0.fetch_add(1, Ordering::SeqCst);
         // A reader registers in `waiting` before it reads the version: either this sees
-        // it waiting, or the change came before the reader's call.
+        // it waiting, or it sees this change.
         if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.version.0.fetch_add(1, Ordering::SeqCst);
             self.notify.notify_waiters();
         }
     }
@@ -687,6 +692,20 @@ mod tests {
         });
         let json = serde_json::to_value(board.handle().snapshot()).unwrap();
         assert!(json["services"][0].get("reason").is_none(), "{json}");
+    }
+
+    #[test]
+    fn the_version_counts_every_change_and_nothing_else() {
+        let board = board(&[("a", true)]);
+        let handle = board.handle();
+        let before = handle.version();
+        board.record(0, |cell| {
+            cell.state(State::Ready);
+        });
+        assert_eq!(handle.version(), before + 1);
+        // Nothing readers see changed: no new version.
+        let _ = board.record(0, |cell| cell.current());
+        assert_eq!(handle.version(), before + 1);
     }
 
     #[tokio::test]

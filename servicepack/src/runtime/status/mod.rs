@@ -437,9 +437,7 @@ impl StatusHandle {
         }
     }
 
-    /// A counter that grows with every change recorded while some
-    /// [`changed`](Self::changed) future is alive (changes nobody waits for are not
-    /// counted: that keeps recording free of a write every service shares).
+    /// How many changes have been recorded so far (a counter that only grows).
     #[must_use]
     pub fn version(&self) -> u64 {
         self.board.version()
