@@ -48,6 +48,8 @@ mod app;
 mod builtin;
 mod cli;
 mod context;
+#[cfg(feature = "deploy")]
+mod deploy;
 mod duration;
 mod entry;
 mod error;

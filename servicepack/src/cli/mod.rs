@@ -33,6 +33,8 @@ const COMPLETIONS: &str = "completions";
 /// too); no service with commands and no custom command may take these names.
 const BUILT_IN: [&str; 11] = crate::builtin::BUILT_IN_COMMANDS;
 const SV: &str = crate::sv::cli::NAME;
+#[cfg(feature = "deploy")]
+const DEPLOY: &str = "deploy";
 
 /// Said by `run` and `check` when the binary has no service at all.
 pub(crate) const NO_SERVICE: &str = "no service is registered in this binary: add `#[service]` to a struct that implements `Service`, and name the library crates that define services in `#[servicepack::main(services_from = [my_lib])]`";
@@ -119,6 +121,8 @@ pub(crate) fn main(
             out.write_all(&script)
         }
         SV => return crate::sv::cli::run(sub, format),
+        #[cfg(feature = "deploy")]
+        DEPLOY => return crate::deploy::cli::main(info, entries, sub, &config),
         _ => return user_command(name, sub, entries, custom, format),
     };
     match written.and_then(|()| out.flush()) {
@@ -234,6 +238,10 @@ fn command(info: AppInfo, entries: &[&Entry], custom: &[CustomCommand]) -> Comma
                 ),
         )
         .subcommand(crate::sv::cli::command());
+    #[cfg(feature = "deploy")]
+    {
+        root = root.subcommand(crate::deploy::cli::command());
+    }
     for entry in entries {
         if let Some(commands) = entry.commands {
             let service = Command::new(entry.name)

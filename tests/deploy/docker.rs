@@ -1,0 +1,373 @@
+//! docker compose and docker swarm on a real engine, with an image built from the
+//! generated `Dockerfile` around the static showcase (`FROM scratch`: no registry needed).
+//!
+//! One test runs both, one after the other, so they share one image build and never
+//! fight over the engine; it times each phase. Every container, network, stack and image
+//! it makes is removed by id at the end, even when it fails, and the swarm is left.
+
+use std::process::Output;
+
+use crate::support::{
+    PATIENCE, Scratch, Timer, deploy_ok, have, run, shown, static_showcase, wait_for,
+};
+
+/// The services under test: long-running ones, with a dependency chain.
+const SERVICES: [&str; 4] = [
+    "example-api",
+    "example-database",
+    "example-flaky",
+    "hello-world",
+];
+
+fn docker(args: &[&str]) -> Output {
+    run("docker", args)
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let output = docker(args);
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        shown(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn inspect(id: &str, format: &str) -> String {
+    docker(&["inspect", "-f", format, id])
+        .stdout
+        .iter()
+        .map(|&b| b as char)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// `2026-12-01T17:20:01.123456Z` in a form that sorts as time does (nanoseconds).
+fn instant(text: &str) -> String {
+    let text = text.trim().trim_end_matches('Z');
+    let (seconds, fraction) = text.split_once('.').unwrap_or((text, ""));
+    format!("{seconds}.{fraction:0<9}")
+}
+
+/// Everything made here, removed on drop whatever happened.
+#[derive(Default)]
+struct Made {
+    image: Option<String>,
+    stack: Option<String>,
+    swarm: bool,
+    /// Networks that `swarm init` created (`docker_gwbridge`), removed after leaving.
+    swarm_networks: Vec<String>,
+    /// Labels whose containers and networks go (`com.docker.compose.project=…`).
+    labels: Vec<String>,
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        if let Some(stack) = &self.stack {
+            let _ = docker(&["stack", "rm", stack]);
+        }
+        for label in &self.labels {
+            let filter = format!("label={label}");
+            let ids = docker(&["ps", "-aq", "--filter", &filter]).stdout;
+            for id in String::from_utf8_lossy(&ids).split_whitespace() {
+                let _ = docker(&["rm", "-f", "-v", id]);
+            }
+            let ids = docker(&["network", "ls", "-q", "--filter", &filter]).stdout;
+            for id in String::from_utf8_lossy(&ids).split_whitespace() {
+                let _ = docker(&["network", "rm", id]);
+            }
+        }
+        if self.swarm {
+            let _ = docker(&["swarm", "leave", "--force"]);
+        }
+        for network in &self.swarm_networks {
+            let _ = docker(&["network", "rm", network]);
+        }
+        if let Some(image) = &self.image {
+            let _ = docker(&["rmi", "-f", image]);
+        }
+    }
+}
+
+/// `docker compose` when the plugin is there, else Debian's `docker-compose`.
+fn compose_command() -> Option<Vec<&'static str>> {
+    if docker(&["compose", "version"]).status.success() {
+        return Some(vec!["docker", "compose"]);
+    }
+    let v1 = std::process::Command::new("docker-compose")
+        .arg("version")
+        .output();
+    v1.is_ok_and(|output| output.status.success())
+        .then(|| vec!["docker-compose"])
+}
+
+fn compose(base: &[&str], args: &[&str]) -> Output {
+    let mut all: Vec<&str> = base[1..].to_vec();
+    all.extend_from_slice(args);
+    run(base[0], &all)
+}
+
+/// Ids of the running containers with `label`, one per service name (`label` on the
+/// service name key).
+fn containers(label: &str, service_key: &str) -> Vec<(String, String)> {
+    let filter = format!("label={label}");
+    let format = format!("{{{{.ID}}}} {{{{.Label \"{service_key}\"}}}}");
+    let listing = docker_ok(&["ps", "--filter", &filter, "--format", &format]);
+    let mut found: Vec<(String, String)> = listing
+        .lines()
+        .filter_map(|line| {
+            let (id, service) = line.split_once(' ')?;
+            Some((service.to_owned(), id.to_owned()))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Waits until each service has one running, healthy container; returns them by name.
+fn all_healthy(label: &str, service_key: &str, names: &[String]) -> Vec<(String, String)> {
+    wait_for("every container healthy", PATIENCE, || {
+        let found = containers(label, service_key);
+        let states: Vec<String> = found
+            .iter()
+            .map(|(name, id)| format!("{name}={}", inspect(id, "{{.State.Health.Status}}")))
+            .collect();
+        let healthy = found.len() == names.len()
+            && states.iter().all(|state| state.ends_with("=healthy"))
+            && found
+                .iter()
+                .zip(names)
+                .all(|((name, _), want)| name == want);
+        if healthy {
+            Ok(found)
+        } else {
+            Err(format!("{states:?}"))
+        }
+    })
+}
+
+/// Kills a container's process from the host: the engine sees a crash, not a stop.
+fn kill_process(id: &str) {
+    let pid = inspect(id, "{{.State.Pid}}");
+    let output = run("kill", &["-9", &pid]);
+    assert!(output.status.success(), "kill -9 {pid}: {}", shown(&output));
+}
+
+fn build_image(made: &mut Made, scratch: &Scratch, tag: &str) {
+    let _timer = Timer::start("docker image build (static showcase + FROM scratch)");
+    let binary = static_showcase();
+    let context = scratch.path("image");
+    deploy_ok("compose", &context, &["--image", tag]);
+    std::fs::copy(binary, context.join("showcase")).expect("the static binary copies");
+    let context_text = context.to_str().unwrap();
+    let id = docker_ok(&["build", "-q", "-t", tag, context_text]);
+    made.image = Some(id);
+    let dockerfile = std::fs::read_to_string(context.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("\nFROM scratch\n"), "{dockerfile}");
+}
+
+fn compose_phase(made: &mut Made, scratch: &Scratch, tag: &str, base: &[&str]) {
+    let _timer = Timer::start("docker compose");
+    let project = format!("spdeploy{}", std::process::id());
+    let dir = scratch.path("compose");
+    deploy_ok(
+        "compose",
+        &dir,
+        &[
+            "--image",
+            tag,
+            "--services",
+            &SERVICES.join(","),
+            "--ops-port-base",
+            "9100",
+        ],
+    );
+    let file = dir.join("compose.yaml");
+    let file = file.to_str().unwrap();
+    made.labels
+        .push(format!("com.docker.compose.project={project}"));
+    let up = compose(base, &["-p", &project, "-f", file, "up", "-d"]);
+    assert!(up.status.success(), "compose up: {}", shown(&up));
+    let label = format!("com.docker.compose.project={project}");
+    let names: Vec<String> = SERVICES.iter().map(|s| (*s).to_owned()).collect();
+    let found = all_healthy(&label, "com.docker.compose.service", &names);
+    let id = |name: &str| found.iter().find(|(n, _)| n == name).unwrap().1.clone();
+
+    // example-api started only after its dependencies were ready.
+    let api_started = instant(&inspect(&id("example-api"), "{{.State.StartedAt}}"));
+    for dependency in ["example-database", "example-flaky"] {
+        let logs = docker(&["logs", &id(dependency)]);
+        let text = String::from_utf8_lossy(&logs.stderr).into_owned();
+        let ready = text
+            .lines()
+            .find(|line| line.contains(&format!("INFO ready service={dependency}")))
+            .unwrap_or_else(|| panic!("{dependency} never logged ready:\n{text}"));
+        let ready = instant(ready.split_whitespace().next().unwrap());
+        assert!(
+            ready < api_started,
+            "{dependency} ready at {ready}, api started at {api_started}"
+        );
+    }
+
+    let database = id("example-database");
+    kill_process(&database);
+    wait_for(
+        "example-database restarted by its restart policy",
+        PATIENCE,
+        || {
+            let restarts = inspect(&database, "{{.RestartCount}}");
+            let health = inspect(&database, "{{.State.Health.Status}}");
+            if restarts == "1" && health == "healthy" {
+                Ok(())
+            } else {
+                Err(format!("restarts {restarts}, health {health}"))
+            }
+        },
+    );
+
+    let down = compose(
+        base,
+        &[
+            "-p",
+            &project,
+            "-f",
+            file,
+            "down",
+            "--remove-orphans",
+            "-t",
+            "30",
+        ],
+    );
+    assert!(down.status.success(), "compose down: {}", shown(&down));
+    let filter = format!("label={label}");
+    assert_eq!(
+        docker_ok(&["ps", "-aq", "--filter", &filter]),
+        "",
+        "containers left"
+    );
+    assert_eq!(
+        docker_ok(&["network", "ls", "-q", "--filter", &filter]),
+        "",
+        "networks left"
+    );
+}
+
+fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
+    let _timer = Timer::start("docker swarm");
+    if docker_ok(&["info", "-f", "{{.Swarm.LocalNodeState}}"]) != "inactive" {
+        eprintln!(
+            "SKIPPED docker swarm: this engine is already part of a swarm, which the test will not leave"
+        );
+        return;
+    }
+    let before = network_ids();
+    docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    made.swarm = true;
+    // `docker_gwbridge` outlives the swarm: remove it by id after leaving.
+    made.swarm_networks = network_ids()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .filter(|id| inspect(id, "{{.Scope}}") == "local")
+        .collect();
+    let stack = format!("spdeploy{}", std::process::id());
+    let dir = scratch.path("swarm");
+    deploy_ok(
+        "swarm",
+        &dir,
+        &["--image", tag, "--services", &SERVICES.join(",")],
+    );
+    let file = dir.join("stack.yaml");
+    made.stack = Some(stack.clone());
+    made.labels
+        .push(format!("com.docker.stack.namespace={stack}"));
+    docker_ok(&["stack", "deploy", "-c", file.to_str().unwrap(), &stack]);
+    let label = format!("com.docker.stack.namespace={stack}");
+    let names: Vec<String> = SERVICES.iter().map(|s| format!("{stack}_{s}")).collect();
+    let found = all_healthy(&label, "com.docker.swarm.service.name", &names);
+    let database = &found
+        .iter()
+        .find(|(n, _)| n.ends_with("_example-database"))
+        .unwrap()
+        .1;
+    kill_process(database);
+    let key = "com.docker.swarm.service.name";
+    let replaced = all_healthy(&label, key, &names);
+    let new = &replaced
+        .iter()
+        .find(|(n, _)| n.ends_with("_example-database"))
+        .unwrap()
+        .1;
+    assert_ne!(
+        new, database,
+        "swarm replaced the killed task with a new container"
+    );
+
+    docker_ok(&["stack", "rm", &stack]);
+    made.stack = None;
+    let filter = format!("label={label}");
+    wait_for(
+        "the stack's containers and networks are gone",
+        PATIENCE,
+        || {
+            let left = docker_ok(&["ps", "-aq", "--filter", &filter]);
+            let networks = docker_ok(&["network", "ls", "-q", "--filter", &filter]);
+            if left.is_empty() && networks.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("containers {left:?}, networks {networks:?}"))
+            }
+        },
+    );
+    docker_ok(&["swarm", "leave", "--force"]);
+    made.swarm = false;
+    for network in std::mem::take(&mut made.swarm_networks) {
+        docker_ok(&["network", "rm", &network]);
+    }
+    let left: Vec<String> = network_ids()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert!(left.is_empty(), "networks left by the swarm: {left:?}");
+}
+
+fn network_ids() -> Vec<String> {
+    docker_ok(&["network", "ls", "-q", "--no-trunc"])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn compose_and_swarm_run_the_generated_files() {
+    if !have(
+        "docker",
+        &["docker"],
+        "the Debian packages `docker.io` and `docker-compose`",
+    ) {
+        return;
+    }
+    if !crate::support::have_health("docker") {
+        return;
+    }
+    if !docker(&["info"]).status.success() {
+        crate::support::skip_or_fail(
+            "docker",
+            "no Docker daemon answers (start `dockerd`; .ci/run does)",
+        );
+        return;
+    }
+    let Some(base) = compose_command() else {
+        crate::support::skip_or_fail(
+            "docker compose",
+            "neither `docker compose` nor `docker-compose` runs",
+        );
+        return;
+    };
+    let scratch = Scratch::new("docker");
+    let mut made = Made::default();
+    let tag = format!("servicepack-deploy-test:{}", std::process::id());
+    build_image(&mut made, &scratch, &tag);
+    compose_phase(&mut made, &scratch, &tag, &base);
+    swarm_phase(&mut made, &scratch, &tag);
+}
