@@ -191,7 +191,8 @@ impl Model {
     /// `SERVICES_PEERS` of `unit` (SPEC §9.3): where each of its deployed dependencies
     /// answers `/readyz/<name>`. Host targets run every unit on one machine, so a
     /// dependency is on loopback at its own port; containers reach each other by name:
-    /// the compose (and swarm) service, or the Kubernetes `Service` `<app>-<svc>`.
+    /// the compose service, swarm's `tasks.<svc>` (the addresses of the service's tasks),
+    /// or the Kubernetes `Service` `<app>-<svc>`.
     pub(crate) fn peers(&self, unit: &Unit) -> String {
         let mut peers = String::new();
         for dep in &unit.depends_on {
@@ -199,7 +200,10 @@ impl Model {
                 Target::Systemd | Target::Runit | Target::Daemontools | Target::S6 => {
                     "127.0.0.1".to_owned()
                 }
-                Target::Compose | Target::Swarm => dep.name.clone(),
+                Target::Compose => dep.name.clone(),
+                // The tasks themselves: the service's virtual IP did not forward the
+                // unpublished ops port on the engine the tests run on (20.10).
+                Target::Swarm => format!("tasks.{}", dep.name),
                 Target::Kubernetes => self.unit_name(&dep.name),
             };
             if !peers.is_empty() {

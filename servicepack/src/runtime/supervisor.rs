@@ -557,8 +557,11 @@ impl Life {
             };
             let error = match waited {
                 Ok(()) => return PeerWait::Ready,
+                // The timeout cut the wait for the peer at `next`.
                 Err(PeerError::TimedOut { timeout, .. }) => PeerError::TimedOut {
-                    peer: peers.name(all[next]).to_owned(),
+                    peer: all
+                        .get(next)
+                        .map_or_else(String::new, |&peer| peers.name(peer).to_owned()),
                     timeout,
                 },
                 Err(error) => error,

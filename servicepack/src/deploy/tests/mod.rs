@@ -153,7 +153,7 @@ fn services_peers_name_where_each_deployed_dependency_answers() {
         (Target::Daemontools, "127.0.0.1:9102", "127.0.0.1:9101"),
         (Target::S6, "127.0.0.1:9102", "127.0.0.1:9101"),
         (Target::Compose, "db:9102", "cache:9101"),
-        (Target::Swarm, "db:9102", "cache:9101"),
+        (Target::Swarm, "tasks.db:9102", "tasks.cache:9101"),
         (Target::Kubernetes, "shop-db:9102", "shop-cache:9101"),
     ] {
         let all = model(&options(target)).unwrap();
