@@ -45,7 +45,10 @@ fn set_up_commands_run_the_showcase_and_the_ci_tests() {
         .collect();
     assert_eq!(
         commands,
-        ["cargo run -p showcase -- run", "cargo test --workspace"]
+        [
+            "cargo run -p showcase -- run",
+            "bash .ci/setup && cargo test --workspace"
+        ]
     );
     let ci = read(".ci/run");
     assert!(

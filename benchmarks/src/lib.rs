@@ -12,8 +12,10 @@
 
 pub mod baseline;
 pub mod framework;
+pub mod peer;
 pub mod probe;
 pub mod shape;
+pub mod sys;
 
 use std::time::Duration;
 

@@ -88,6 +88,7 @@ pub use error::{Error, Result};
 pub use metrics;
 pub use policy::{Backoff, Policy, Restart, Retries};
 pub use registry::ServiceDef;
+pub use runtime::control::{Control, ControlError};
 pub use runtime::plan::PlanError;
 pub use runtime::report::{Report, RunError, ShutdownCause};
 pub use runtime::runner::Runner;
@@ -107,8 +108,26 @@ pub mod __private {
     pub use crate::entry::main;
     #[cfg(feature = "ops")]
     pub use crate::ops::bench as ops;
-    pub use crate::registry::{CommandsEntry, Entry, Registered, SERVICES};
+    pub use crate::registry::{CommandsEntry, DispatchFn, Entry, Registered, SERVICES};
+    pub use crate::runtime::erased::Instance;
     pub use crate::service::BoxFuture;
     pub use crate::{Backoff, Policy, Restart, Retries};
     pub use core::time::Duration;
+
+    /// Installs the global subscriber that `./app run` installs, from `LOG_LEVEL`,
+    /// `LOG_FORMAT` and `LOG_ADD_SOURCE`, writing to stderr (nothing if a global
+    /// subscriber was already set). For `servicepack-bench`, which times the logs of the
+    /// real app path in a fresh process.
+    ///
+    /// # Errors
+    ///
+    /// A variable has a value that cannot be used.
+    pub fn init_app_logging() -> Result<(), String> {
+        let config = crate::app::config::Config::from_env().map_err(|errors| {
+            let errors: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+            errors.join("; ")
+        })?;
+        crate::app::telemetry::init(&config.log, Vec::new());
+        Ok(())
+    }
 }

@@ -57,8 +57,11 @@ struct Made {
     image: Option<String>,
     stack: Option<String>,
     swarm: bool,
-    /// Networks that `swarm init` created (`docker_gwbridge`), removed after leaving.
-    swarm_networks: Vec<String>,
+    /// Whether `docker_gwbridge` was there before the swarm: if not, the swarm's first
+    /// task made it, and it outlives the swarm, so it goes after leaving.
+    gwbridge_before: bool,
+    /// Dropped after everything above, so the swarm is left before another run takes it.
+    swarm_lock: Option<SwarmLock>,
     /// Labels whose containers and networks go (`com.docker.compose.project=…`).
     labels: Vec<String>,
 }
@@ -82,8 +85,8 @@ impl Drop for Made {
         if self.swarm {
             let _ = docker(&["swarm", "leave", "--force"]);
         }
-        for network in &self.swarm_networks {
-            let _ = docker(&["network", "rm", network]);
+        if self.stack.is_some() || self.swarm {
+            remove_gwbridge(self.gwbridge_before);
         }
         if let Some(image) = &self.image {
             let _ = docker(&["rmi", "-f", image]);
@@ -271,7 +274,44 @@ fn compose_phase(made: &mut Made, scratch: &Scratch, tag: &str, base: &[&str]) {
     );
 }
 
+/// Held while a test of this machine owns the engine's swarm mode: one engine has one
+/// swarm, and other checkouts of this test may run at the same time.
+struct SwarmLock(std::path::PathBuf);
+
+impl SwarmLock {
+    fn take() -> Self {
+        let path = std::env::temp_dir().join("servicepack-deploy-swarm.lock");
+        wait_for(
+            "the swarm lock (another test run holds it)",
+            PATIENCE * 3,
+            || {
+                match std::fs::create_dir(&path) {
+                    Ok(()) => Ok(()),
+                    // A run that died holding it: stale after ten minutes.
+                    Err(_)
+                        if std::fs::metadata(&path)
+                            .and_then(|meta| meta.modified())
+                            .is_ok_and(|at| at.elapsed().unwrap_or_default() > PATIENCE * 5) =>
+                    {
+                        let _ = std::fs::remove_dir(&path);
+                        Err("stale lock removed".to_owned())
+                    }
+                    Err(error) => Err(error.to_string()),
+                }
+            },
+        );
+        Self(path)
+    }
+}
+
+impl Drop for SwarmLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
+    made.swarm_lock = Some(SwarmLock::take());
     let _timer = Timer::start("docker swarm");
     if docker_ok(&["info", "-f", "{{.Swarm.LocalNodeState}}"]) != "inactive" {
         eprintln!(
@@ -279,15 +319,9 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
         );
         return;
     }
-    let before = network_ids();
+    made.gwbridge_before = gwbridge().is_some();
     docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
     made.swarm = true;
-    // `docker_gwbridge` outlives the swarm: remove it by id after leaving.
-    made.swarm_networks = network_ids()
-        .into_iter()
-        .filter(|id| !before.contains(id))
-        .filter(|id| inspect(id, "{{.Scope}}") == "local")
-        .collect();
     let stack = format!("spdeploy{}", std::process::id());
     let dir = scratch.path("swarm");
     deploy_ok(
@@ -346,14 +380,8 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
     );
     docker_ok(&["swarm", "leave", "--force"]);
     made.swarm = false;
-    for network in std::mem::take(&mut made.swarm_networks) {
-        docker_ok(&["network", "rm", &network]);
-    }
-    let left: Vec<String> = network_ids()
-        .into_iter()
-        .filter(|id| !before.contains(id))
-        .collect();
-    assert!(left.is_empty(), "networks left by the swarm: {left:?}");
+    remove_gwbridge(made.gwbridge_before);
+    made.swarm_lock = None;
 }
 
 /// The api container's log says it waited for each of its peers and started after the
@@ -375,11 +403,24 @@ fn assert_waited_for_peers(api: &str) {
     }
 }
 
-fn network_ids() -> Vec<String> {
-    docker_ok(&["network", "ls", "-q", "--no-trunc"])
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+/// The id of `docker_gwbridge`, the bridge a swarm's containers reach the host through.
+fn gwbridge() -> Option<String> {
+    let id = docker_ok(&[
+        "network",
+        "ls",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "name=^docker_gwbridge$",
+    ]);
+    (!id.is_empty()).then_some(id)
+}
+
+/// Removes `docker_gwbridge` by id, unless it was there before the test.
+fn remove_gwbridge(was_there: bool) {
+    if let Some(id) = gwbridge().filter(|_| !was_there) {
+        let _ = docker(&["network", "rm", &id]);
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod blocking_plans;
 mod config;
+mod control;
 mod http;
 mod notify;
 mod ops;

@@ -49,10 +49,19 @@ fn tool(name: &str, package: &str) -> &'static str {
 #[test]
 fn promtool_accepts_the_metrics() {
     let promtool = tool("promtool", "prometheus");
-    let (app, addr) = start("127.0.0.1:0", &[]);
+    // With the control routes, so that the command series are on the page too.
+    let (app, addr) = start("127.0.0.1:0", &[("OPS_TOKEN", crate::ops::TOKEN)]);
     poll(addr, "/readyz/example-database", "200", |reply| {
         reply.status == 200
     });
+    let body = r#"{"args":["status"]}"#;
+    let command = format!(
+        "POST /admin/services/example-migrator/commands HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{body}",
+        crate::ops::TOKEN,
+        body.len()
+    );
+    let answer = crate::http::exchange(addr, command.as_bytes()).unwrap();
+    assert_eq!(answer.body, r#"{"ok":true}"#, "{answer:?}");
     let metrics = get(addr, "/metrics", "");
     assert!(
         metrics
@@ -72,6 +81,8 @@ fn promtool_accepts_the_metrics() {
         // The showcase's own counter, recorded through servicepack::metrics.
         "# HELP showcase_heartbeats_total Heartbeats logged, per service.",
         "showcase_heartbeats_total{service=\"example-database\"} ",
+        "servicepack_commands_total{service=\"example-migrator\",outcome=\"ok\"} 1",
+        "servicepack_commands_in_flight 0",
     ] {
         assert!(metrics.body.contains(name), "{name} in\n{}", metrics.body);
     }
@@ -82,7 +93,7 @@ fn promtool_accepts_the_metrics() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool starts");
+        .expect("promtool starts (Debian package `prometheus`: run `bash .ci/setup`)");
     std::io::Write::write_all(&mut check.stdin.take().unwrap(), metrics.body.as_bytes()).unwrap();
     let output = check.wait_with_output().unwrap();
     let said = format!(
@@ -130,7 +141,7 @@ fn prometheus_scrapes_the_showcase_and_reads_app_ready_back() {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
             .spawn()
-            .expect("prometheus starts"),
+            .expect("prometheus starts (Debian package `prometheus`: run `bash .ci/setup`)"),
     );
     let web: std::net::SocketAddr = web.parse().unwrap();
     let deadline = Instant::now() + PATIENCE * 2;
@@ -182,7 +193,7 @@ fn chromium(dir: &Path, args: &[&str], url: &str) -> std::process::Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("chromium starts");
+        .expect("chromium starts (Debian package `chromium`: run `bash .ci/setup`)");
     let pid = child.id();
     // Bounded: a browser still running after the wait is killed, and the test fails below.
     // The watchdog kills only while the browser is known to be running (no pid reuse).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use servicepack::parse_duration;
 
-use crate::support::{Event, Finished, Launch, Match, patterns};
+use crate::support::{Event, Finished, Launch, Match, Running, patterns};
 
 /// `patterns run` with only `service` enabled, logging JSON.
 fn launch(service: &str) -> Launch {
@@ -42,6 +42,91 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The lines the runtime keeps to ten a second per service (SPEC §3, crash loops).
+const RATE_LIMITED: [&str; 5] = ["starting", "ready", "exited", "attempt failed", "retrying"];
+
+/// The summary of the lines left out.
+const SUPPRESSED: &str = "lifecycle lines suppressed";
+
+/// The event's `timestamp` (RFC 3339, UTC), as the time since the Unix epoch.
+fn at(run: &Finished, event: &Event) -> Duration {
+    let parsed = event.field("timestamp").and_then(|text| {
+        let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+        let mut ymd = date.split('-').map(str::parse::<i64>);
+        let (y, m, d) = (ymd.next()?.ok()?, ymd.next()?.ok()?, ymd.next()?.ok()?);
+        let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+        let mut parts = hms.split(':').map(str::parse::<u64>);
+        let (h, min, sec) = (
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+        );
+        let nanos: u32 = format!("{fraction:0<9}").get(..9)?.parse().ok()?;
+        // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+        let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let day_of_year = (153 * m + 2) / 5 + d - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = u64::try_from(era * 146_097 + day_of_era - 719_468).ok()?;
+        Some(Duration::new(
+            days * 86_400 + h * 3600 + min * 60 + sec,
+            nanos,
+        ))
+    });
+    parsed.unwrap_or_else(|| panic!("no RFC 3339 timestamp: {}\n{}", event.json, run.dump()))
+}
+
+/// How long `service` actually waited after each `retrying`: to its next `starting`.
+fn waits(run: &Finished, events: &[Event], service: &str) -> Vec<Duration> {
+    let mut retried_at = None;
+    let mut waits = Vec::new();
+    for event in events
+        .iter()
+        .filter(|event| event.service() == Some(service))
+    {
+        match event.message() {
+            Some("retrying") => retried_at = Some(at(run, event)),
+            Some("starting") => {
+                if let Some(retried) = retried_at.take() {
+                    waits.push(at(run, event).saturating_sub(retried));
+                }
+            }
+            _ => {}
+        }
+    }
+    waits
+}
+
+/// Every delay was waited in full: the next `starting` came at least `delay` after its
+/// `retrying` (less 1ms for the clock readings of the two lines). No upper bound: a
+/// loaded machine may wake the service late.
+fn assert_waited(run: &Finished, events: &[Event], service: &str, delays: &[Duration]) {
+    let waits = waits(run, events, service);
+    assert_eq!(waits.len(), delays.len(), "{}", run.dump());
+    for (delay, waited) in delays.iter().zip(&waits) {
+        assert!(
+            *waited + ms(1) >= *delay,
+            "waited {waited:?} of a {delay:?} delay\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// The `suppressed` count of every summary line of `service`.
+fn summaries(events: &[Event], service: &str) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|event| Match::says(service, SUPPRESSED).matches_event(event))
+        .map(|event| {
+            event
+                .value("suppressed")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or_else(|| panic!("a summary without its count: {}", event.json))
+        })
+        .collect()
+}
+
 #[test]
 fn exponential_backoff_doubles_the_delay() {
     let service = "exponential-backoff";
@@ -49,12 +134,17 @@ fn exponential_backoff_doubles_the_delay() {
     // An allowed failure that failed for good leaves nothing running: exit 0.
     run.assert_code(0);
     let events = run.events();
+    // The timings keep every line: none was left out, so every delay is read.
+    assert!(summaries(&events, service).is_empty(), "{}", run.dump());
+    let delays = retry_delays(&run, &events, service);
+    // Doubling from 150ms, then max_delay = "1s" caps the 1.2s.
     assert_eq!(
-        retry_delays(&run, &events, service),
-        [ms(50), ms(100), ms(200), ms(400)],
+        delays,
+        [ms(150), ms(300), ms(600), ms(1000)],
         "{}",
         run.dump()
     );
+    assert_waited(&run, &events, service, &delays);
     let last = run.position(&events, &Match::event(service, "failed (allowed failure)"));
     assert_eq!(events[last].value("attempts"), Some(&serde_json::json!(5)));
 }
@@ -62,25 +152,92 @@ fn exponential_backoff_doubles_the_delay() {
 #[test]
 fn jitter_stays_within_a_quarter_of_the_delay() {
     let service = "jitter";
+    // 20 runs of 3 retries, 5 processes at a time: 60 draws. Three retries write ten
+    // lifecycle lines, so the rate limit can drop none of them, however slow the machine.
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let batch: Vec<_> = (0..5).map(|_| launch(service).spawn()).collect();
+        runs.extend(batch.into_iter().map(Running::finish));
+    }
     let mut all = Vec::new();
-    for _ in 0..3 {
-        let run = launch(service).run();
+    for run in &runs {
         run.assert_code(0);
-        let delays = retry_delays(&run, &run.events(), service);
-        assert_eq!(delays.len(), 30, "{}", run.dump());
+        let events = run.events();
+        assert!(summaries(&events, service).is_empty(), "{}", run.dump());
+        let delays = retry_delays(run, &events, service);
+        assert_eq!(delays.len(), 3, "{}", run.dump());
+        assert_waited(run, &events, service, &delays);
         all.push(delays);
     }
     for delay in all.iter().flatten() {
         assert!(
-            (ms(15)..=ms(25)).contains(delay),
-            "{delay:?} is outside 20ms ± 25 %: {all:?}"
+            (ms(75)..=ms(125)).contains(delay),
+            "{delay:?} is outside 100ms ± 25 %: {all:?}"
         );
     }
-    // 90 draws from a continuous range: they are not all the same, and no two runs
-    // repeat one sequence (the generator is seeded per process).
-    let flat: Vec<_> = all.iter().flatten().collect();
-    assert!(flat.iter().any(|d| d != &flat[0]), "no spread: {all:?}");
-    assert!(all[0] != all[1] && all[1] != all[2], "runs repeat: {all:?}");
+    // 60 draws from [75ms, 125ms): some fall in each outer fifth of the range (a
+    // narrower jitter, or none, fails here; chance alone, about once in 10^9), and no
+    // two runs repeat one sequence (the generator is seeded per process).
+    let flat: Vec<Duration> = all.iter().flatten().copied().collect();
+    assert!(flat.iter().any(|d| *d < ms(85)), "none below 85ms: {all:?}");
+    assert!(
+        flat.iter().any(|d| *d > ms(115)),
+        "none above 115ms: {all:?}"
+    );
+    let mut sequences = all.clone();
+    sequences.sort();
+    sequences.dedup();
+    assert_eq!(sequences.len(), all.len(), "runs repeat: {all:?}");
+}
+
+#[test]
+fn a_crash_loop_logs_ten_lines_a_second_and_counts_the_rest() {
+    let service = "crash-loop";
+    let run = launch(service).run();
+    run.assert_code(0);
+    let events = run.events();
+    let last = run.position(&events, &Match::event(service, "failed (allowed failure)"));
+    assert_eq!(
+        events[last].value("attempts"),
+        Some(&serde_json::json!(151))
+    );
+    let lines: Vec<&Event> = events
+        .iter()
+        .filter(|event| {
+            RATE_LIMITED
+                .iter()
+                .any(|message| Match::event(service, message).matches_event(event))
+        })
+        .collect();
+    let summaries = summaries(&events, service);
+    assert!(!summaries.is_empty(), "no summary\n{}", run.dump());
+    // Every line is either logged or counted: 151 `starting`, 150 `attempt failed`
+    // and 150 `retrying`.
+    let logged = lines.len() as u64;
+    assert_eq!(
+        logged + summaries.iter().sum::<u64>(),
+        151 + 150 + 150,
+        "{}",
+        run.dump()
+    );
+    // At most ten in each second the loop touched: the seconds from the first line to
+    // the final failure, and one more, as a line counted at the very end of a second may
+    // carry a timestamp of the next.
+    let seconds = at(&run, &events[last]).as_secs() - at(&run, lines[0]).as_secs() + 2;
+    assert!(
+        logged <= 10 * seconds,
+        "{logged} lines over {seconds} seconds\n{}",
+        run.dump()
+    );
+    assert!(summaries.len() as u64 <= seconds, "{}", run.dump());
+    // The last count comes before the final failure, so nothing is left unsaid.
+    assert!(
+        !events[last..]
+            .iter()
+            .any(|event| Match::says(service, SUPPRESSED).matches_event(event)),
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]
@@ -273,6 +430,7 @@ fn help_and_explain_say_what_each_service_shows() {
         "restart-always",
         "restart-never",
         "ready-timeout",
+        "crash-loop",
         "stop-timeout",
         "hanging-stop",
         "counter",

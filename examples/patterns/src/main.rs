@@ -6,9 +6,12 @@
 //! cargo run -p patterns -- explain      # every pattern, what to watch, the command
 //! ```
 //!
-//! The timings are in milliseconds, so each story is told in about a second.
+//! The timings are short, so each story is told in a second or two. They also keep
+//! each service under ten lifecycle lines a second, the most the runtime logs per
+//! service; `crash-loop` goes past that on purpose, to show what the log does then.
 
 mod counter;
+mod crash_loop;
 mod exponential_backoff;
 mod hooks;
 mod jitter;
@@ -21,21 +24,26 @@ mod stopping;
 use clap::Command;
 
 /// Each pattern: the service (or `-` for app-level ones), what it shows, the command.
-const PATTERNS: [(&str, &str, &str); 11] = [
+const PATTERNS: [(&str, &str, &str); 12] = [
     (
         "exponential-backoff",
-        "retrying delays double: 50ms, 100ms, 200ms, 400ms (max_delay caps them)",
+        "retrying delays double: 150ms, 300ms, 600ms, then max_delay caps 1.2s at 1s",
         "SERVICES_ENABLED=exponential-backoff patterns run",
     ),
     (
         "jitter",
-        "retrying delays spread over 15ms..25ms around delay = 20ms",
+        "retrying delays spread over 75ms..125ms around delay = 100ms, new ones each run",
         "SERVICES_ENABLED=jitter patterns run",
     ),
     (
         "retry-reset",
         "a 700ms run resets the failure count: final failure after attempt 3, not 2",
         "SERVICES_ENABLED=retry-reset patterns run",
+    ),
+    (
+        "crash-loop",
+        "ten lifecycle lines a second, then `lifecycle lines suppressed` with the count",
+        "SERVICES_ENABLED=crash-loop patterns run",
     ),
     (
         "restart-always",

@@ -10,10 +10,13 @@ use std::time::Duration;
 use servicepack::prelude::*;
 
 /// How long each run of `restart-always` works before returning `Ok(())`.
-const BATCH: Duration = Duration::from_millis(50);
+const BATCH: Duration = Duration::from_millis(100);
 
-/// Does a short batch, returns `Ok(())`, and is started again 100ms later.
-#[service(name = "restart-always", restart = "always", delay = "100ms")]
+/// Does a short batch, returns `Ok(())`, and is started again 250ms later.
+///
+/// A cycle (350ms) writes three lifecycle lines (`starting`, `exited`, `retrying`), so
+/// the log keeps them all: the runtime keeps at most ten a second per service.
+#[service(name = "restart-always", restart = "always", delay = "250ms")]
 #[derive(Default)]
 pub(crate) struct RestartAlways;
 

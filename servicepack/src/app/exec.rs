@@ -26,20 +26,27 @@ pub(crate) fn run(
     info: AppInfo,
     hooks: (Vec<Hook>, Vec<Hook>),
     defs: Vec<ServiceDef>,
+    commands: Vec<(&'static str, crate::registry::CommandsEntry)>,
     config: &Config,
 ) -> Exit {
     let format = config.log.format;
     let (drain, budget) = (config.drain_delay, config.shutdown_timeout);
-    let runner = Runner::new()
+    let mut runner = Runner::new()
         .services(defs)
         .shutdown_timeout(budget)
         .drain_delay(drain)
         .app_info(info.bin_name, info.version, &config.env);
-    let runner = config.peers.install(runner);
+    runner = config.peers.install(runner);
+    // The control routes exist only with the token (and an endpoint to serve them on).
+    let control = (config.ops.addr.is_some() && config.ops.token.is_some()).then(|| {
+        runner = std::mem::take(&mut runner)
+            .command_limits(config.ops.commands_max, config.ops.command_timeout);
+        (runner.control(), commands)
+    });
     let status = runner.status();
     block_on(format, async move {
         // Bound before any hook or service: a bind failure starts nothing.
-        let _endpoint = match crate::ops::start(&config.ops, status.clone()).await {
+        let _endpoint = match crate::ops::start(&config.ops, status.clone(), control).await {
             Ok(endpoint) => endpoint,
             Err(reason) => {
                 return Exit::Failure.because(format, &format!("{reason}; no service was started"));

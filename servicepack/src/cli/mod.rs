@@ -110,6 +110,8 @@ pub(crate) fn main(
             };
         }
         probe::HEALTH | probe::STATUS => return probe::run(name, sub, format),
+        #[cfg(feature = "ops")]
+        probe::ctl::CTL => return probe::run(name, sub, format),
         COMPLETIONS => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")
@@ -156,8 +158,12 @@ fn run(
                 services = enabled.len(),
                 "running app"
             );
+            let commands = enabled
+                .iter()
+                .filter_map(|entry| entry.commands.map(|commands| (entry.name, commands)))
+                .collect();
             let defs = enabled.into_iter().map(ServiceDef::from_entry).collect();
-            exec::run(info, hooks, defs, config)
+            exec::run(info, hooks, defs, commands, config)
         }
         Err((exit, reason)) => exit.because(config.log.format, &reason),
     }

@@ -81,7 +81,7 @@ pub(crate) fn command() -> Command {
         )
 }
 
-/// Runs `deploy`; returns the exit status.
+/// Runs `deploy`.
 pub(crate) fn main(
     info: AppInfo,
     entries: &[&Entry],

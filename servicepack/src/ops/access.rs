@@ -55,7 +55,7 @@ impl Access {
 }
 
 /// The credentials of `Bearer <token>` (the scheme in any case, RFC 7235).
-fn bearer(header: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer(header: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = header.split_at_checked(7)?;
     scheme
         .eq_ignore_ascii_case(b"bearer ")

@@ -4,24 +4,46 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::app::config::ConfigError;
+use crate::parse_duration;
 
 /// `OPS_ADDR`: where the ops endpoint listens.
 pub(crate) const OPS_ADDR: &str = "OPS_ADDR";
 /// `OPS_TOKEN`: the bearer token for the protected routes.
 pub(crate) const OPS_TOKEN: &str = "OPS_TOKEN";
 
+/// `OPS_COMMANDS_MAX`: commands dispatched into the running app at once.
+pub(crate) const OPS_COMMANDS_MAX: &str = "OPS_COMMANDS_MAX";
+/// `OPS_COMMAND_TIMEOUT`: how long each dispatched command may take.
+pub(crate) const OPS_COMMAND_TIMEOUT: &str = "OPS_COMMAND_TIMEOUT";
+
 /// The shortest `OPS_TOKEN` accepted.
 pub(crate) const MIN_TOKEN_LEN: usize = 16;
 
 /// The ops part of the environment, parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpsConfig {
     /// `OPS_ADDR`; `None`: no endpoint.
     pub(crate) addr: Option<SocketAddr>,
     /// `OPS_TOKEN`.
     pub(crate) token: Option<Token>,
+    /// `OPS_COMMANDS_MAX` (4 when unset).
+    pub(crate) commands_max: usize,
+    /// `OPS_COMMAND_TIMEOUT` (30 s when unset).
+    pub(crate) command_timeout: Duration,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        Self {
+            addr: None,
+            token: None,
+            commands_max: crate::runtime::commands::DEFAULT_MAX,
+            command_timeout: crate::runtime::commands::DEFAULT_TIMEOUT,
+        }
+    }
 }
 
 /// A bearer token; its `Debug` never shows it, so a logged config leaks nothing.
@@ -97,7 +119,52 @@ pub(crate) fn from_lookup(
             None
         }
     });
-    OpsConfig { addr, token }
+    let commands_max =
+        read(OPS_COMMANDS_MAX).map_or(crate::runtime::commands::DEFAULT_MAX, |value| {
+            match value.parse::<usize>() {
+                Ok(max) if max > 0 => max,
+                _ => {
+                    errors.push(ConfigError {
+                        variable: OPS_COMMANDS_MAX,
+                        value,
+                        expected: "expected a positive integer such as \"4\"".to_owned(),
+                    });
+                    crate::runtime::commands::DEFAULT_MAX
+                }
+            }
+        });
+    let command_timeout =
+        read(OPS_COMMAND_TIMEOUT).map_or(crate::runtime::commands::DEFAULT_TIMEOUT, |value| {
+            match parse_duration(&value) {
+                Ok(timeout) if !timeout.is_zero() => timeout,
+                Ok(_) => {
+                    errors.push(ConfigError {
+                        variable: OPS_COMMAND_TIMEOUT,
+                        value,
+                        expected: "expected a Go duration longer than zero such as \"30s\""
+                            .to_owned(),
+                    });
+                    crate::runtime::commands::DEFAULT_TIMEOUT
+                }
+                Err(error) => {
+                    errors.push(ConfigError {
+                        variable: OPS_COMMAND_TIMEOUT,
+                        expected: format!(
+                            "expected a Go duration such as \"30s\" or \"1m30s\" ({})",
+                            error.reason()
+                        ),
+                        value,
+                    });
+                    crate::runtime::commands::DEFAULT_TIMEOUT
+                }
+            }
+        });
+    OpsConfig {
+        addr,
+        token,
+        commands_max,
+        command_timeout,
+    }
 }
 
 fn parse_addr(value: &str) -> Result<SocketAddr, String> {
@@ -149,6 +216,25 @@ mod tests {
         let text: String = errors.iter().map(ToString::to_string).collect();
         assert!(!text.contains("short-secret"), "{text}");
         assert!(text.contains("at least 16 characters"), "{text}");
+    }
+
+    #[test]
+    fn command_limits_parse_and_bad_ones_name_their_variable() {
+        let (config, errors) = parse(&[(OPS_COMMANDS_MAX, "8"), (OPS_COMMAND_TIMEOUT, "1m")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            (config.commands_max, config.command_timeout),
+            (8, Duration::from_secs(60))
+        );
+        for (max, timeout) in [("0", "0s"), ("-1", "soon"), ("many", "30")] {
+            let (_, errors) = parse(&[(OPS_COMMANDS_MAX, max), (OPS_COMMAND_TIMEOUT, timeout)]);
+            let variables: Vec<_> = errors.iter().map(|error| error.variable).collect();
+            assert_eq!(
+                variables,
+                [OPS_COMMANDS_MAX, OPS_COMMAND_TIMEOUT],
+                "{max} {timeout}"
+            );
+        }
     }
 
     #[test]

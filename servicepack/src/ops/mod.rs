@@ -1,6 +1,8 @@
 //! The ops endpoint (SPEC §6): `/livez`, `/readyz`, `/readyz/{service}`, `/status`,
 //! `/metrics` and the status page `/`, served over HTTP/1.1 on the app's own tokio runtime
-//! from a [`StatusHandle`](crate::StatusHandle).
+//! from a [`StatusHandle`](crate::StatusHandle); with `OPS_TOKEN` set, also the control
+//! routes of SPEC §8 under `/admin/` (`admin.rs`), on the runtime's
+//! [`Control`](crate::Control).
 //!
 //! The app binds the listener before the first service starts ([`start`]) and keeps the
 //! returned endpoint until the process ends. Everything but the variables is behind the
@@ -10,6 +12,8 @@ pub(crate) mod config;
 
 #[cfg(feature = "ops")]
 mod access;
+#[cfg(feature = "ops")]
+mod admin;
 #[cfg(feature = "ops")]
 mod metrics;
 #[cfg(feature = "ops")]
@@ -41,7 +45,8 @@ mod running {
     use super::config::{OPS_ADDR, OpsConfig};
     use super::routes::Endpoint;
     use super::{recorder, server};
-    use crate::StatusHandle;
+    use crate::registry::CommandsEntry;
+    use crate::{Control, StatusHandle};
 
     /// The endpoint while it serves; dropping it stops accepting.
     #[derive(Debug)]
@@ -59,6 +64,7 @@ mod running {
 
     /// Binds `OPS_ADDR` and serves `status` there; `Ok(None)` when `OPS_ADDR` is unset.
     /// Installs the recorder of the `metrics` facade, so user metrics reach `/metrics`.
+    /// With `OPS_TOKEN` set and `control` given, serves the control routes too.
     ///
     /// # Errors
     ///
@@ -66,6 +72,7 @@ mod running {
     pub(crate) async fn start(
         config: &OpsConfig,
         status: StatusHandle,
+        control: Option<(Control, Vec<(&'static str, CommandsEntry)>)>,
     ) -> Result<Option<Running>, String> {
         let Some(addr) = config.addr else {
             return Ok(None);
@@ -87,6 +94,7 @@ mod running {
             status,
             access,
             user,
+            admin: super::admin::new(config.token.clone(), control, config.command_timeout),
         });
         let task = tokio::spawn(server::accept(listener, endpoint));
         tracing::info!(addr = %local, "ops endpoint listening");
@@ -107,6 +115,10 @@ mod disabled {
     pub(crate) async fn start(
         _config: &OpsConfig,
         _status: StatusHandle,
+        _control: Option<(
+            crate::Control,
+            Vec<(&'static str, crate::registry::CommandsEntry)>,
+        )>,
     ) -> Result<Option<Running>, String> {
         Ok(None)
     }
@@ -140,7 +152,7 @@ pub mod bench {
             addr: Some(addr),
             ..OpsConfig::default()
         };
-        let running = super::running::start(&config, status)
+        let running = super::running::start(&config, status, None)
             .await?
             .ok_or("no address")?;
         Ok(Endpoint {

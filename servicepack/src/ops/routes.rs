@@ -24,6 +24,19 @@ pub(crate) struct Endpoint {
     pub(crate) status: StatusHandle,
     pub(crate) access: Access,
     pub(crate) user: Option<&'static UserMetrics>,
+    /// The control routes (SPEC §8), only with `OPS_TOKEN` set.
+    pub(crate) admin: Option<std::sync::Arc<super::admin::Admin>>,
+}
+
+impl Endpoint {
+    /// How long one answer may take: [`ANSWER_TIMEOUT`](super::server::ANSWER_TIMEOUT), or
+    /// a dispatched command's timeout and 5 s more.
+    pub(crate) fn answer_timeout(&self) -> Duration {
+        let command = self.admin.as_ref().map_or(Duration::ZERO, |admin| {
+            admin.command_timeout.saturating_add(Duration::from_secs(5))
+        });
+        super::server::ANSWER_TIMEOUT.max(command)
+    }
 }
 
 /// The body of every response.
@@ -38,10 +51,18 @@ where
     B: Body,
 {
     let (parts, body) = request.into_parts();
-    if let Some(refusal) = read_body(&parts.headers, body).await {
-        return refusal;
-    }
+    let body = match read_body(&parts.headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => return *refusal,
+    };
     let path = parts.uri.path();
+    if let (Some(rest), Some(admin)) = (path.strip_prefix("/admin/"), &endpoint.admin) {
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        return super::admin::handle(admin, &parts.method, authorization, rest, body).await;
+    }
     let route = match path {
         "/livez" => Route::Livez,
         "/readyz" => Route::Readyz,
@@ -77,7 +98,10 @@ where
         Route::Readyz => readyz(&endpoint.status),
         Route::ReadyzService(name) => readyz_service(&endpoint.status, name),
         Route::Metrics => {
-            let text = metrics::render(&endpoint.status.snapshot(), endpoint.user);
+            let mut text = metrics::render(&endpoint.status.snapshot(), endpoint.user);
+            if let Some(admin) = &endpoint.admin {
+                super::admin::render_metrics(&mut text, admin);
+            }
             let mut response = Response::new(Full::new(Bytes::from(text)));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -170,47 +194,50 @@ fn protected(access: &Access, authorization: Option<&[u8]>) -> Option<Response<R
     }
 }
 
-/// Reads and drops the body, at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`]; the
-/// refusal to send when it is too large, too slow or broken.
-async fn read_body<B: Body>(headers: &hyper::HeaderMap, body: B) -> Option<Response<ResponseBody>> {
+/// Reads the body, at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`]; the refusal to
+/// send when it is too large, too slow or broken.
+async fn read_body<B: Body>(
+    headers: &hyper::HeaderMap,
+    body: B,
+) -> Result<Bytes, Box<Response<ResponseBody>>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY) {
-        return Some(too_large());
+        return Err(Box::new(too_large()));
     }
     if body.is_end_stream() {
         // The usual GET: nothing to read, no timer to set.
-        return None;
+        return Ok(Bytes::new());
     }
-    let drain = async {
+    let read = async {
         let mut body = std::pin::pin!(body);
-        let mut read = 0_u64;
+        let mut kept = Vec::new();
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else {
-                return Some(closing(error(
+                return Err(Box::new(closing(error(
                     StatusCode::BAD_REQUEST,
                     "the request body is malformed",
-                )));
+                ))));
             };
             if let Some(data) = frame.data_ref() {
-                read = read
-                    .saturating_add(u64::try_from(bytes::Buf::remaining(data)).unwrap_or(u64::MAX));
-                if read > MAX_BODY {
-                    return Some(too_large());
+                let chunk = bytes::Buf::chunk(data);
+                if u64::try_from(kept.len() + chunk.len()).unwrap_or(u64::MAX) > MAX_BODY {
+                    return Err(Box::new(too_large()));
                 }
+                kept.extend_from_slice(chunk);
             }
         }
-        None
+        Ok(Bytes::from(kept))
     };
-    tokio::time::timeout(BODY_TIMEOUT, drain)
+    tokio::time::timeout(BODY_TIMEOUT, read)
         .await
         .unwrap_or_else(|_| {
-            Some(closing(error(
+            Err(Box::new(closing(error(
                 StatusCode::REQUEST_TIMEOUT,
                 "the request body did not arrive in time",
-            )))
+            ))))
         })
 }
 
@@ -237,7 +264,7 @@ fn no_store(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
     response
 }
 
-fn json(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
+pub(crate) fn json(status: StatusCode, body: Bytes) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, JSON);

@@ -37,8 +37,9 @@ pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a keep-alive connection may wait for its next request.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The deadline while a request is answered: the handler bounds itself (the body read has
-/// its own timeout), so this only caps a pathological case.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+/// its own timeout), so this only caps a pathological case; a dispatched command gets its
+/// `OPS_COMMAND_TIMEOUT` and 5 s more, if that is longer (`routes::Endpoint`).
+pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Accepts connections on `listener` until the task is dropped.
 pub(crate) async fn accept(listener: TcpListener, endpoint: Arc<Endpoint>) {
@@ -78,7 +79,8 @@ enum Phase {
     Answer,
 }
 
-struct Watch(Mutex<(Phase, Instant)>);
+/// The phase and since when, and how long an answer may take.
+struct Watch(Mutex<(Phase, Instant)>, Duration);
 
 impl Watch {
     fn set(&self, phase: Phase) {
@@ -91,7 +93,7 @@ impl Watch {
             + match phase {
                 Phase::Idle => IDLE_TIMEOUT,
                 Phase::Head => HEAD_TIMEOUT,
-                Phase::Answer => ANSWER_TIMEOUT,
+                Phase::Answer => self.1,
             }
     }
 
@@ -110,7 +112,10 @@ pub(crate) async fn serve_connection<I>(io: I, endpoint: Arc<Endpoint>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let watch = Arc::new(Watch(Mutex::new((Phase::Idle, Instant::now()))));
+    let watch = Arc::new(Watch(
+        Mutex::new((Phase::Idle, Instant::now())),
+        endpoint.answer_timeout(),
+    ));
     let io = Watched::new(io, Arc::clone(&watch));
     let service = service_fn({
         let watch = Arc::clone(&watch);

@@ -85,7 +85,7 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn fail(code: u8, reason: String) -> Self {
+    pub(crate) fn fail(code: u8, reason: String) -> Self {
         Self {
             stdout: String::new(),
             code,
@@ -94,7 +94,7 @@ impl Outcome {
     }
 }
 
-fn finish(outcome: &Outcome, format: LogFormat) -> Exit {
+pub(crate) fn finish(outcome: &Outcome, format: LogFormat) -> Exit {
     let mut out = io::stdout().lock();
     if let Err(error) = out
         .write_all(outcome.stdout.as_bytes())

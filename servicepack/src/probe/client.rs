@@ -5,10 +5,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, HOST, HeaderValue, USER_AGENT};
-use hyper::{Request, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -63,12 +63,35 @@ pub(crate) async fn get(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<Answer, ProbeError> {
-    tokio::time::timeout(timeout, exchange(addr, path, token))
+    send(Method::GET, addr, path, token, Bytes::new(), timeout).await
+}
+
+/// `method path` at `addr` with `body` (JSON when not empty), with `Authorization:
+/// Bearer token` when given, within `timeout`.
+///
+/// # Errors
+///
+/// See [`ProbeError`].
+pub(crate) async fn send(
+    method: Method,
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Answer, ProbeError> {
+    tokio::time::timeout(timeout, exchange(method, addr, path, token, body))
         .await
         .unwrap_or(Err(ProbeError::Timeout(timeout)))
 }
 
-async fn exchange(addr: &str, path: &str, token: Option<&str>) -> Result<Answer, ProbeError> {
+async fn exchange(
+    method: Method,
+    addr: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Bytes,
+) -> Result<Answer, ProbeError> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(ProbeError::Connect)?;
@@ -80,13 +103,16 @@ async fn exchange(addr: &str, path: &str, token: Option<&str>) -> Result<Answer,
     let driving = tokio::spawn(connection);
 
     let http = |error: hyper::http::Error| ProbeError::Http(error.to_string());
-    let mut request = Request::get(path)
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
         .header(HOST, addr)
         .header(
             USER_AGENT,
             concat!("servicepack/", env!("CARGO_PKG_VERSION")),
         )
-        .body(Empty::<Bytes>::new())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body))
         .map_err(http)?;
     if let Some(token) = token {
         let mut value = HeaderValue::try_from(format!("Bearer {token}"))

@@ -13,6 +13,8 @@ pub(crate) mod ask;
 #[cfg(feature = "ops")]
 pub(crate) mod client;
 #[cfg(feature = "ops")]
+pub(crate) mod ctl;
+#[cfg(feature = "ops")]
 mod table;
 #[cfg(all(test, feature = "ops"))]
 mod tests;
@@ -30,7 +32,7 @@ pub(crate) const STATUS: &str = "status";
 /// The clap definitions of `health` and `status` (none without the `ops` feature).
 pub(crate) fn commands() -> Vec<Command> {
     #[cfg(feature = "ops")]
-    return vec![ask::health_command(), ask::status_command()];
+    return vec![ask::health_command(), ask::status_command(), ctl::command()];
     #[cfg(not(feature = "ops"))]
     return Vec::new();
 }
@@ -40,6 +42,8 @@ pub(crate) fn run(name: &str, matches: &ArgMatches, format: LogFormat) -> Exit {
     #[cfg(feature = "ops")]
     return if name == HEALTH {
         ask::health(matches, format)
+    } else if name == ctl::CTL {
+        ctl::run(matches, format)
     } else {
         ask::status(matches, format)
     };

@@ -6,7 +6,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::runtime::erased::{self, Construct};
+use crate::runtime::erased::{self, Construct, Instance};
 use crate::service::BoxFuture;
 use crate::{Commander, Context, Policy, Result, Service};
 
@@ -53,6 +53,11 @@ pub struct Entry {
     launch: fn() -> Construct,
 }
 
+/// Runs a parsed command on the running instance, which comes type-erased. Not public
+/// API.
+#[doc(hidden)]
+pub type DispatchFn = fn(Instance, clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>;
+
 /// The subcommands of a `#[service(commands)]` service. Not public API.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
@@ -61,6 +66,9 @@ pub struct CommandsEntry {
     pub augment: fn(clap::Command) -> clap::Command,
     /// Parses the matched subcommand, constructs the service and runs the command.
     pub run: fn(clap::ArgMatches, Context) -> BoxFuture<'static, Result<()>>,
+    /// Parses the matched subcommand and runs the command on the running instance
+    /// (SPEC §8); the instance comes type-erased from the runtime.
+    pub dispatch: DispatchFn,
 }
 
 impl Entry {
@@ -88,6 +96,7 @@ impl Entry {
         self.commands = Some(CommandsEntry {
             augment: <S::Command as clap::Subcommand>::augment_subcommands,
             run: run_command::<S>,
+            dispatch: dispatch_command::<S>,
         });
         self
     }
@@ -120,6 +129,24 @@ fn run_command<S: Registered + Commander>(
     Box::pin(async move {
         let command = <S::Command as clap::FromArgMatches>::from_arg_matches(&matches)?;
         let service = S::construct()?;
+        service.command(command, ctx).await
+    })
+}
+
+fn dispatch_command<S: Registered + Commander>(
+    instance: Instance,
+    matches: clap::ArgMatches,
+    ctx: Context,
+) -> BoxFuture<'static, Result<()>> {
+    Box::pin(async move {
+        let command = <S::Command as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        let Some(service) = instance.downcast_ref::<S>() else {
+            return Err(format!(
+                "the running instance is not a `{}`",
+                std::any::type_name::<S>()
+            )
+            .into());
+        };
         service.command(command, ctx).await
     })
 }

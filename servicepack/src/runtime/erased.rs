@@ -7,6 +7,7 @@
 //! service itself is shared (`Arc`): its supervisor polls `run` while, if that `run`
 //! blocks its thread, another task may call `stop` (SPEC §4.7).
 
+use std::any::Any;
 use std::sync::Arc;
 
 use crate::runtime::supervisor::RunFuture;
@@ -16,6 +17,12 @@ use crate::{Context, Result, Service};
 pub(crate) trait ErasedService: Send + Sync + 'static {
     fn run(&self, ctx: Context) -> RunFuture<'_>;
     fn stop(&self, ctx: Context) -> RunFuture<'_>;
+    /// The service as its own type, for a command dispatched to the running instance.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
 }
 
 impl<S: Service> ErasedService for S {
@@ -25,6 +32,10 @@ impl<S: Service> ErasedService for S {
 
     fn stop(&self, ctx: Context) -> RunFuture<'_> {
         Box::pin(Service::stop(self, ctx))
+    }
+
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
     }
 }
 
@@ -56,6 +67,24 @@ impl Shared {
         } else {
             Self::Counted(Arc::new(service))
         }
+    }
+}
+
+/// The running instance of a service, handed to a command dispatched into it (SPEC §8).
+/// Not public API.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Instance(pub(crate) Shared);
+
+impl Instance {
+    /// The instance as `S`, if it is one.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
+    #[must_use]
+    pub fn downcast_ref<S: Any>(&self) -> Option<&S> {
+        self.0.as_any().downcast_ref()
     }
 }
 

@@ -68,6 +68,10 @@ pub(crate) enum Lifecycle<'a> {
     PeerAttempt { attempt: u32 },
     /// Its token is cancelled and `stop` called.
     Stopping,
+    /// A restart was asked for: the running attempt (`running`) is being stopped, or an
+    /// ended service runs again (and `counts` towards readiness again, if its policy says
+    /// so: an allowed failure stopped counting when it failed for good).
+    Restarting { running: bool, counts: bool },
     /// `stop` returned an error or panicked.
     StopFailed(&'a Error),
     /// `run` or `stop` had not returned within `timeout`.
@@ -172,6 +176,7 @@ fn log(event: &Lifecycle<'_>) {
         Lifecycle::PeerReady(peer) => tracing::info!(peer, "peer ready"),
         Lifecycle::PeerAttempt { .. } => {}
         Lifecycle::Stopping => tracing::info!("stopping"),
+        Lifecycle::Restarting { .. } => tracing::info!("restarting"),
         Lifecycle::StopFailed(error) => tracing::error!(error = %chain(error), "stop failed"),
         Lifecycle::StopTimedOut(timeout) => {
             tracing::error!(timeout = %format_duration(timeout), "stop timed out");
@@ -190,11 +195,16 @@ fn log(event: &Lifecycle<'_>) {
 /// The state change `event` means, in the service's cell.
 fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
     match *event {
-        // Logged only; `Stopped` records the end of the stop.
+        // Logged only: `Stopped` records the end of the stop, and the next `Starting` the
+        // fresh attempt after a restart of a service that had ended.
         Lifecycle::StopFailed(_)
         | Lifecycle::StopTimedOut(_)
         | Lifecycle::DropPanicked(_)
-        | Lifecycle::PeerReady(_) => {}
+        | Lifecycle::PeerReady(_)
+        | Lifecycle::Restarting {
+            running: false,
+            counts: false,
+        } => {}
         Lifecycle::WaitingForPeer(peer) => {
             cell.state(State::Pending)
                 .reason(format!("waiting for peer {peer}"));
@@ -247,8 +257,14 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::Skipped(_) => {
             cell.state(State::Skipped);
         }
-        Lifecycle::Stopping => {
+        Lifecycle::Stopping | Lifecycle::Restarting { running: true, .. } => {
             cell.state(State::Stopping);
+        }
+        Lifecycle::Restarting {
+            running: false,
+            counts: true,
+        } => {
+            cell.start_counting();
         }
         Lifecycle::Stopped { .. } => {
             cell.state(State::Stopped);

@@ -4,6 +4,8 @@
 //! (`crate::app`) and the command line (`crate::cli`) sit on top of it.
 
 pub(crate) mod catch;
+pub(crate) mod commands;
+pub(crate) mod control;
 pub(crate) mod erased;
 pub(crate) mod lifecycle;
 pub(crate) mod peers;

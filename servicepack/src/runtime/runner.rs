@@ -23,13 +23,14 @@
 
 use std::fmt;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 
+use crate::runtime::control::Control;
 use crate::runtime::erased::Construct;
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::peers::{PeerWaiter, Peers};
@@ -41,6 +42,8 @@ use crate::runtime::shutdown::{ShutdownHandle, far_future};
 use crate::runtime::status::{AppIdentity, Phase, StatusBoard, StatusHandle};
 use crate::runtime::supervisor::Supervisor;
 use crate::{Policy, ServiceDef};
+
+mod control;
 
 /// Runs a set of services: starts each once its dependencies are ready, retries failures
 /// per policy, and shuts down in reverse dependency order. `#[servicepack::main]` builds
@@ -96,6 +99,8 @@ pub struct Runner {
     pub(super) peers: Vec<(String, PeerWaiter)>,
     /// Set by [`Runner::peer_timeout`] (`peers.rs`).
     pub(super) peer_timeout: Duration,
+    /// Set once [`Runner::control`] was called: only then are services restartable.
+    control: OnceLock<Control>,
 }
 
 impl Default for Runner {
@@ -135,6 +140,7 @@ impl Runner {
             board: StatusBoard::new(),
             peers: Vec::new(),
             peer_timeout: Duration::ZERO,
+            control: OnceLock::new(),
         }
     }
 
@@ -351,6 +357,7 @@ struct Coordinator {
     budget_end: Option<Instant>,
     cause: Option<ShutdownCause>,
     errors: Vec<RunError>,
+    control: Option<Control>,
 }
 
 impl Drop for Coordinator {
@@ -377,6 +384,9 @@ async fn coordinate(runner: Runner) -> Report {
     let mut budget_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut drain_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut draining = false;
+    // Set while a requested shutdown waits for dispatched commands: since when.
+    let mut commands_wait: Option<Instant> = None;
+    let mut commands_timer = pin!(tokio::time::sleep_until(far_future(Instant::now())));
     let mut timer_armed = false;
     let mut timer_fired = false;
     let mut batch = Vec::with_capacity(1024);
@@ -429,9 +439,12 @@ async fn coordinate(runner: Runner) -> Report {
                     this.handle(event);
                 }
             }
-            () = &mut graceful, if this.cause.is_none() && !draining => {
+            () = &mut graceful, if this.cause.is_none() && !draining && commands_wait.is_none() => {
+                if let Some(control) = &this.control {
+                    control.inner.dispatch.close();
+                }
                 if this.drain.is_zero() {
-                    this.begin_shutdown(ShutdownCause::Requested);
+                    this.request_stop(&mut commands_wait, commands_timer.as_mut());
                 } else {
                     // Services keep running; readers see `draining` at once.
                     draining = true;
@@ -439,8 +452,20 @@ async fn coordinate(runner: Runner) -> Report {
                     drain_timer.as_mut().reset(Instant::now() + this.drain);
                 }
             }
-            () = &mut drain_timer, if draining && this.cause.is_none() => {
-                this.begin_shutdown(ShutdownCause::Requested);
+            () = &mut drain_timer, if draining && this.cause.is_none() && commands_wait.is_none() => {
+                this.request_stop(&mut commands_wait, commands_timer.as_mut());
+            }
+            () = control::commands_idle(this.control.as_ref()), if commands_wait.is_some() && this.cause.is_none() => {
+                let since = commands_wait.take().unwrap_or_else(Instant::now);
+                this.begin_shutdown_from(ShutdownCause::Requested, since);
+            }
+            () = &mut commands_timer, if commands_wait.is_some() && this.cause.is_none() => {
+                // The budget ran out while commands were running: they are cancelled.
+                if let Some(control) = &this.control {
+                    control.inner.dispatch.cancel_all();
+                }
+                let since = commands_wait.take().unwrap_or_else(Instant::now);
+                this.begin_shutdown_from(ShutdownCause::Requested, since);
             }
             // Judged at the top of the loop.
             () = &mut budget_timer, if timer_armed && !timer_fired => timer_fired = true,
@@ -462,7 +487,9 @@ impl Coordinator {
             board,
             peers,
             peer_timeout,
+            control,
         } = runner;
+        let control = control.into_inner();
         // The names move into the plan: no copy per service.
         let nodes = defs.iter_mut().map(|def| {
             let ServiceDef {
@@ -484,7 +511,14 @@ impl Coordinator {
             }),
         );
         let peers = Peers::new(&plan, peers, peer_timeout);
-        let shared = Arc::new(Shared::new(plan.clone(), events, jitter, board).with_peers(peers));
+        let mut shared = Shared::new(plan.clone(), events, jitter, board).with_peers(peers);
+        if control.is_some() {
+            shared.make_restartable();
+        }
+        let shared = Arc::new(shared);
+        if let Some(control) = &control {
+            let _ = control.inner.shared.set(Arc::downgrade(&shared));
+        }
         let mut this = Self {
             alive: plan.len(),
             ended: vec![false; plan.len()],
@@ -495,6 +529,7 @@ impl Coordinator {
             budget_end: None,
             cause: None,
             errors: Vec::new(),
+            control,
         };
         for (service, dependency) in this.plan.external() {
             let span = tracing::error_span!("service", service = %service);
@@ -586,6 +621,12 @@ impl Coordinator {
     /// A service ended (no further run of it will start): one fewer left running, and a
     /// fatal failure begins shutdown.
     fn handle(&mut self, Event { node, ending }: Event) {
+        if matches!(ending, Ending::Revived) {
+            if std::mem::replace(&mut self.ended[node], false) {
+                self.alive += 1;
+            }
+            return;
+        }
         if std::mem::replace(&mut self.ended[node], true) {
             return;
         }
@@ -602,12 +643,20 @@ impl Coordinator {
     }
 
     fn begin_shutdown(&mut self, cause: ShutdownCause) {
+        self.begin_shutdown_from(cause, Instant::now());
+    }
+
+    /// Begins shutdown with a budget that started at `now` (earlier than the present
+    /// when a requested shutdown waited for commands first).
+    fn begin_shutdown_from(&mut self, cause: ShutdownCause, now: Instant) {
         if self.cause.is_some() {
             return;
         }
         tracing::info!(reason = %cause, "shutting down");
         self.cause = Some(cause);
-        let now = Instant::now();
+        if let Some(control) = &self.control {
+            control.inner.dispatch.close();
+        }
         let end = now
             .checked_add(self.budget)
             .unwrap_or_else(|| far_future(now));

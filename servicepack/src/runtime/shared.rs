@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     tracker: TaskTracker,
     /// The dependencies that run in other processes (SPEC §9.3).
     peers: Peers,
+    /// Whether services may be restarted one by one ([`Control`](crate::Control)): then
+    /// each attempt runs under a child of the service's token, which a restart cancels.
+    restartable: bool,
 }
 
 impl Shared {
@@ -87,6 +90,16 @@ impl Shared {
 
     pub(crate) fn slot(&self, node: usize) -> &TaskSlot {
         &self.tasks[node]
+    }
+
+    /// Whether each attempt runs under a token of its own, for restarts.
+    pub(crate) fn restartable(&self) -> bool {
+        self.restartable
+    }
+
+    /// Makes every service restartable (before any supervisor is spawned).
+    pub(crate) fn make_restartable(&mut self) {
+        self.restartable = true;
     }
 
     /// Tells the coordinator (gone only when the run is over: then nobody is left to
@@ -175,6 +188,7 @@ impl Shared {
             problems: Mutex::new(Vec::new()),
             tracker: TaskTracker::new(),
             peers: Peers::default(),
+            restartable: false,
         }
     }
 
@@ -338,6 +352,9 @@ struct SlotInner {
     attempt_started: Option<Box<Instant>>,
     /// A `stop` called from another task, and its deadline.
     rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
+    /// The token of the current attempt, when services are restartable: a restart
+    /// cancels it.
+    restart: Option<CancellationToken>,
 }
 
 #[derive(Default)]
@@ -434,6 +451,36 @@ impl TaskSlot {
     /// When the current (or last) attempt started, with `retry_reset`.
     pub(crate) fn attempt_started(&self) -> Option<Instant> {
         self.lock().attempt_started.as_deref().copied()
+    }
+
+    /// The service, once constructed and until its task finishes.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
+    pub(crate) fn service(&self) -> Option<erased::Shared> {
+        match &self.lock().held {
+            Held::Service(service) => Some(service.clone()),
+            Held::Nothing | Held::Construct(_) => None,
+        }
+    }
+
+    /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
+    pub(crate) fn attempt_began(&self, token: CancellationToken) {
+        self.lock().restart = Some(token);
+    }
+
+    /// Asks the supervisor for a fresh attempt: cancels the current attempt's token.
+    /// `false` when no attempt has begun yet (or the task has finished).
+    pub(crate) fn restart(&self) -> bool {
+        let inner = self.lock();
+        match (&inner.restart, inner.finished) {
+            (Some(token), false) => {
+                token.cancel();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The supervisor is about to poll `run`, or has polled it.
@@ -585,4 +632,7 @@ pub(crate) enum Ending {
     Skipped,
     /// Shutdown began before the next run (or the supervisor itself failed).
     Abandoned,
+    /// Not an ending: a restart ([`Control::restart`](crate::Control::restart)) runs
+    /// the ended service again, so it counts as running once more.
+    Revived,
 }

@@ -86,6 +86,17 @@ impl ServiceState {
         }
     }
 
+    /// A restart runs an ended service again; `false` if it had not ended (or is done).
+    #[must_use]
+    pub(crate) fn transition_to_live(&mut self) -> bool {
+        if self.stage == Stage::Ended {
+            self.stage = Stage::Live;
+            true
+        } else {
+            false
+        }
+    }
+
     /// The supervisor task has finished (it must have ended first).
     pub(crate) fn transition_to_done(&mut self) -> TransitionToDone {
         debug_assert!(self.stage != Stage::Live, "done before it ended");

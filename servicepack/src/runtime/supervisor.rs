@@ -64,6 +64,8 @@ use crate::service::BoxFuture;
 use crate::{Context, Error, Policy, Result, RunError};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+mod restart;
+
 /// A running attempt of `run`, boxed (see the module docs).
 pub(crate) type RunFuture<'a> = BoxFuture<'a, Result<()>>;
 
@@ -103,6 +105,7 @@ impl Supervisor {
         let life = Life {
             node: u32::try_from(node).expect("fewer than 2^32 services"),
             _tracked: shared.track(),
+            run_token: shared.token(node).clone(),
             shared,
             state: ServiceState::new(),
             slot_released: false,
@@ -150,40 +153,61 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
             // allocation of that cell, made by the one thread that spawns every supervisor,
             // costs start-up more than the box costs the worker that polls the attempt.
             let mut run = pin!(None);
-            // The attempt loop lives here, not in a nested future, so that the state of an
-            // idle service is just the running future and the wait for its token.
-            let interrupted = loop {
-                if life.shared.shutdown_began() {
-                    break false;
+            // The outer loop goes round again only for a restart (`control.rs`).
+            loop {
+                // The attempt loop lives here, not in a nested future, so that the state
+                // of an idle service is just the running future and the wait for its token.
+                let interrupted = loop {
+                    if life.shared.shutdown_began() {
+                        break false;
+                    }
+                    let returned = life.begin_attempt(&*service, run.as_mut()).await;
+                    let drive = match returned {
+                        Some(drive) => drive,
+                        None => watch(run.as_mut(), life.guard()).await,
+                    };
+                    let result = match drive {
+                        Drive::Returned(result) => result,
+                        Drive::Interrupted => break true,
+                    };
+                    // Normally empty already; a readiness timeout leaves the attempt to drop.
+                    run.set(None);
+                    let Some(delay) = life.judge(result) else {
+                        break false;
+                    };
+                    if !Box::pin(wait(delay, &life.shared, life.token())).await {
+                        if life.restart_wanted() {
+                            // Restarted while waiting to retry: the fresh attempt starts now.
+                            life.emit(&Lifecycle::Restarting {
+                                running: false,
+                                counts: false,
+                            });
+                            continue;
+                        }
+                        break false;
+                    }
+                };
+                if interrupted && !life.walk_token().is_cancelled() {
+                    // A restart ended the attempt: `stop` as at shutdown, then a fresh one
+                    // (or, if shutdown began meanwhile, the wait for this service's turn).
+                    Box::pin(life.restart_stop(&*service, run.as_mut())).await;
+                    continue;
                 }
-                let returned = life.begin_attempt(&*service, run.as_mut()).await;
-                let drive = match returned {
-                    Some(drive) => drive,
-                    None => watch(run.as_mut(), life.guard()).await,
-                };
-                let result = match drive {
-                    Drive::Returned(result) => result,
-                    Drive::Interrupted => break true,
-                };
-                // Normally empty already; a readiness timeout leaves the attempt to drop.
-                run.set(None);
-                let Some(delay) = life.judge(result) else {
-                    break false;
-                };
-                if !Box::pin(wait(delay, &life.shared, life.token())).await {
-                    break false;
+                if !life.ran() {
+                    break None;
                 }
-            };
-            if life.ran() {
                 if !interrupted {
                     run.set(None);
+                    // Cancelled at this service's turn to stop, or by a restart.
                     life.token().cancelled().await;
+                    if life.restart_wanted() && life.revive() {
+                        continue;
+                    }
+                    life.walk_token().cancelled().await;
                 }
                 let stop = life.begin_stop(&*service, run);
                 let outcome = shutdown::stop_service(stop.0, stop.1).await;
-                Some(life.stopped(outcome))
-            } else {
-                None
+                break Some(life.stopped(outcome));
             }
         };
         life.finish(service, problems);
@@ -246,6 +270,9 @@ pub(crate) struct Life {
     /// Whether the task has taken the service back from its slot (`finish`).
     slot_released: bool,
     attempts: Attempts,
+    /// The token of the current attempt: the service's own token, or with restartable
+    /// services a child of it that a restart cancels.
+    run_token: CancellationToken,
     /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
     /// waits for the tracker to empty, finds them.
     _tracked: TaskTrackerToken,
@@ -289,8 +316,14 @@ impl Life {
         }
     }
 
-    /// The token of this service's runs; cancelled when its turn to stop comes.
+    /// The token of the current attempt; cancelled when the service's turn to stop
+    /// comes, or by a restart.
     fn token(&self) -> &CancellationToken {
+        &self.run_token
+    }
+
+    /// The service's own token; cancelled when its turn to stop comes.
+    fn walk_token(&self) -> &CancellationToken {
         self.shared.token(self.node())
     }
 
@@ -415,6 +448,10 @@ impl Life {
         lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
+        if self.shared.restartable() {
+            self.run_token = self.walk_token().child_token();
+            self.slot().attempt_began(self.run_token.clone());
+        }
         if policy.retry_reset.is_some() {
             // In the slot, not the task: every byte of the task counts.
             self.slot().set_attempt_started(at);
@@ -810,6 +847,7 @@ mod size {
         Life {
             node: 0,
             _tracked: shared.track(),
+            run_token: shared.token(0).clone(),
             shared,
             state: ServiceState::new(),
             slot_released: false,

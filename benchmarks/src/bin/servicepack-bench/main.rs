@@ -1,46 +1,69 @@
-//! `servicepack-bench`: the servicepack runtime side by side with raw tokio.
+//! `servicepack-bench`: the servicepack runtime side by side with raw tokio and with
+//! tokio-graceful-shutdown, at the scale users reach, with logs on.
 //!
 //! ```text
-//! cargo run --release -p servicepack-bench             # the full run (~10 s after the build)
-//! cargo run --release -p servicepack-bench -- --quick  # smallest sizes, 2 repetitions (CI)
+//! cargo run --release -p servicepack-bench             # the full run (a few minutes)
+//! cargo run --release -p servicepack-bench -- --build  # ... and the compile times (slow)
+//! cargo run --release -p servicepack-bench -- --quick  # smallest sizes (CI smoke run)
 //! cargo run --release -p servicepack-bench -- --json   # the same figures for machines
 //! ```
 //!
-//! Every shape is run by the framework and by a raw-tokio baseline in the same process,
-//! interleaved repetition by repetition, each on a fresh multi-thread runtime; the table
-//! shows the medians, their ratio, and the target. Memory is measured in child processes
-//! of this binary (`--measure-rss`), one per side, so allocations do not mix. The process
-//! figures time the release build of `examples/showcase`, which the full run builds with
-//! `cargo build --release -p showcase` unless `--no-build` or `--showcase PATH` is given.
+//! Every shape is run by each side in the same process, interleaved repetition by
+//! repetition, each on a fresh multi-thread runtime; the tables show the medians, their
+//! ratios, and the targets. Whatever needs a process of its own (memory, logs, the crash
+//! loop) runs in child processes of this binary, started through hidden modes.
 //!
-//! Benchmarks are not tests: a missed target is reported, not turned into a failure. The
-//! exit code is non-zero only when a run itself went wrong.
+//! Benchmarks are not tests: a missed target is printed as `MISSED`, not turned into a
+//! failure. The exit code is non-zero only when a run itself went wrong.
 
+mod compile;
+mod crash;
+mod distinct;
+mod logs;
 mod measure;
+mod memory;
+mod process;
 mod report;
+mod sections;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use report::{Machine, Row, Target, Unit};
+use report::Machine;
 
 const USAGE: &str = "\
-usage: servicepack-bench [--quick] [--json] [--reps N] [--showcase PATH] [--no-build]
+usage: servicepack-bench [--quick] [--json] [--reps N] [--build] [--crash-secs S]
+                         [--only SECTIONS] [--showcase PATH] [--no-build]
 
-  --quick          smallest sizes and 2 repetitions: the CI smoke check
-  --json           print the figures as JSON instead of a table
-  --reps N         repetitions per figure (default 11; the median is reported)
-  --showcase PATH  the showcase binary to time (default: next to this binary)
-  --no-build       do not run `cargo build --release -p showcase` first";
+  --quick           smallest sizes, 2 repetitions, 1 s crash loops: the CI smoke run
+  --json            print the figures as JSON instead of tables
+  --reps N          repetitions per figure (default 11; the median is reported)
+  --build           also time the builds (clean debug/release showcase, an incremental
+                    rebuild, the 1,000-distinct-types apps); takes many minutes
+  --crash-secs S    how long each crash loop runs (default 30, 1 with --quick)
+  --only SECTIONS   a comma-separated subset of: shapes, scale, logs, crash, distinct,
+                    process, build
+  --showcase PATH   the showcase binary to time (default: next to this binary)
+  --no-build        do not run `cargo build --release -p showcase` first";
+
+/// Every section, in the order they run.
+const SECTIONS: [&str; 7] = [
+    "shapes", "scale", "logs", "crash", "distinct", "process", "build",
+];
 
 /// What one invocation measures.
 #[derive(Debug)]
+#[expect(clippy::struct_excessive_bools, reason = "one per command-line flag")]
 struct Options {
     quick: bool,
     json: bool,
     reps: Option<usize>,
     showcase: Option<PathBuf>,
-    build: bool,
+    build_showcase: bool,
+    builds: bool,
+    crash: Option<Duration>,
+    only: Option<Vec<String>>,
 }
 
 impl Options {
@@ -50,35 +73,67 @@ impl Options {
             json: false,
             reps: None,
             showcase: None,
-            build: true,
+            build_showcase: true,
+            builds: false,
+            crash: None,
+            only: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
+            let mut value = |example: &str| {
+                args.next()
+                    .cloned()
+                    .ok_or_else(|| format!("`{arg}` needs a value, e.g. `{arg} {example}`"))
+            };
             match arg.as_str() {
                 "--quick" => options.quick = true,
                 "--json" => options.json = true,
-                "--no-build" => options.build = false,
+                "--no-build" => options.build_showcase = false,
+                "--build" => options.builds = true,
                 "--reps" => {
-                    let value = args
-                        .next()
-                        .ok_or("`--reps` needs a number, e.g. `--reps 11`")?;
-                    let reps =
-                        value.parse().ok().filter(|&reps| reps > 0).ok_or_else(|| {
-                            format!("`--reps {value}`: expected a positive number")
-                        })?;
-                    options.reps = Some(reps);
+                    let text = value("11")?;
+                    let reps = text.parse().ok().filter(|&reps| reps > 0);
+                    options.reps =
+                        Some(reps.ok_or_else(|| {
+                            format!("`--reps {text}`: expected a positive number")
+                        })?);
                 }
-                "--showcase" => {
-                    let value = args
-                        .next()
-                        .ok_or("`--showcase` needs the path of a binary")?;
-                    options.showcase = Some(PathBuf::from(value));
+                "--crash-secs" => {
+                    let text = value("30")?;
+                    let secs = text
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|secs| (0.1..=3600.0).contains(secs));
+                    let secs = secs.ok_or_else(|| {
+                        format!("`--crash-secs {text}`: expected seconds from 0.1 to 3600")
+                    })?;
+                    options.crash = Some(Duration::from_secs_f64(secs));
                 }
+                "--only" => {
+                    let text = value("shapes,logs")?;
+                    let only: Vec<String> = text.split(',').map(|s| s.trim().to_owned()).collect();
+                    if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+                        return Err(format!(
+                            "`--only {text}`: no section `{unknown}`; the sections are {}",
+                            SECTIONS.join(", ")
+                        ));
+                    }
+                    options.only = Some(only);
+                }
+                "--showcase" => options.showcase = Some(PathBuf::from(value("PATH")?)),
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
             }
         }
         Ok(Some(options))
+    }
+
+    /// Whether `section` runs: every one but `build` by default, `build` with `--build`.
+    fn runs(&self, section: &str) -> bool {
+        match &self.only {
+            Some(only) => only.iter().any(|s| s == section),
+            None => section != "build" || self.builds,
+        }
     }
 }
 
@@ -90,6 +145,9 @@ struct Sizes {
     dag: usize,
     dag_layers: usize,
     memory: usize,
+    scale: (usize, usize),
+    logs: usize,
+    crash: Duration,
     reps: usize,
     warmup: usize,
     memory_reps: usize,
@@ -105,6 +163,9 @@ impl Sizes {
                 dag: 1_000,
                 dag_layers: 10,
                 memory: 1_000,
+                scale: (1_000, 10_000),
+                logs: 1_000,
+                crash: Duration::from_secs(1),
                 reps: 2,
                 warmup: 1,
                 memory_reps: 1,
@@ -117,6 +178,9 @@ impl Sizes {
                 dag: 10_000,
                 dag_layers: 100,
                 memory: 10_000,
+                scale: (10_000, 100_000),
+                logs: 10_000,
+                crash: Duration::from_secs(30),
                 reps: 11,
                 warmup: 1,
                 memory_reps: 5,
@@ -125,6 +189,9 @@ impl Sizes {
         };
         if let Some(reps) = options.reps {
             sizes.reps = reps;
+        }
+        if let Some(crash) = options.crash {
+            sizes.crash = crash;
         }
         sizes
     }
@@ -135,8 +202,10 @@ fn main() -> ExitCode {
     // The hidden modes in which this binary is its own subject.
     match args.first().map(String::as_str) {
         Some("--noop") => return ExitCode::SUCCESS,
-        Some("--measure-rss") => return measure::rss_child(&args[1..]),
+        Some("--measure-rss") => return memory::rss_child(&args[1..]),
         Some("--profile") => return measure::profile_child(&args[1..]),
+        Some("--logs") => return logs::child_main(&args[1..]),
+        Some("--crash-loop") => return crash::child_main(&args[1..]),
         _ => {}
     }
     let options = match Options::parse(&args) {
@@ -161,148 +230,49 @@ fn main() -> ExitCode {
 
 fn run(options: &Options) -> Result<(), String> {
     let sizes = Sizes::new(options);
+    let machine = Machine::detect();
     let progress = |what: &str| {
         if !options.json {
             eprintln!("measuring {what} ...");
         }
     };
-    let mut rows = runtime_rows(&sizes, &progress)?;
-    progress("the showcase binary");
-    rows.extend(process_rows(options, &sizes)?);
-    let machine = Machine::detect();
+    let targets = !options.quick;
+    let mut sections = Vec::new();
+    if options.runs("shapes") {
+        sections.extend(sections::shapes(&sizes, targets, &progress)?);
+    }
+    if options.runs("scale") {
+        sections.push(sections::scale(&sizes, targets, &progress)?);
+    }
+    if options.runs("logs") {
+        sections.push(sections::logs(&sizes, targets, &progress)?);
+    }
+    if options.runs("crash") {
+        sections.push(sections::crash(&sizes, targets, &progress)?);
+    }
+    // The builds first: they produce the distinct-types binaries.
+    if options.runs("build") {
+        sections.push(sections::builds(targets, &progress)?);
+    }
+    if options.runs("distinct") {
+        sections.extend(sections::distinct(&sizes, targets, &progress)?);
+    }
+    if options.runs("process") {
+        progress("the showcase binary");
+        sections.extend(sections::process(
+            options.showcase.clone(),
+            options.build_showcase && !options.quick,
+            &sizes,
+            targets,
+        )?);
+    }
     if options.json {
         println!(
             "{}",
-            report::json(&machine, options.quick, sizes.reps, &rows)
+            report::json(&machine, options.quick, sizes.reps, &sections)
         );
     } else {
-        print!("{}", report::table(&machine, sizes.reps, &rows));
+        print!("{}", report::table(&machine, sizes.reps, &sections));
     }
     Ok(())
-}
-
-/// Start, stop and memory of the shapes, framework against baseline.
-fn runtime_rows(sizes: &Sizes, progress: &dyn Fn(&str)) -> Result<Vec<Row>, String> {
-    let mut rows = Vec::new();
-    for &n in sizes.flat {
-        progress(&format!("flat {n}"));
-        let (framework, baseline) = measure::flat(n, sizes.reps, sizes.warmup)?;
-        let (target, go) = if n == 10_000 {
-            (Target::RatioAtMost(2.0), ("223 ms", "244 ms"))
-        } else {
-            (Target::None, ("", ""))
-        };
-        rows.push(Row::time(
-            format!("flat {n}: start"),
-            framework.start,
-            baseline.start,
-            target,
-            go.0,
-        ));
-        rows.push(Row::time(
-            format!("flat {n}: stop"),
-            framework.stop,
-            baseline.stop,
-            target,
-            go.1,
-        ));
-    }
-
-    let n = sizes.chain;
-    progress(&format!("chain {n}"));
-    let (framework, baseline) = measure::chain(n, sizes.reps, sizes.warmup)?;
-    let (target, go) = if n == 1_000 {
-        (Target::RatioAtMost(3.0), "32-37 ms")
-    } else {
-        (Target::None, "")
-    };
-    rows.push(Row::time(
-        format!("chain {n}, ready: start"),
-        framework.start,
-        baseline.start,
-        target,
-        go,
-    ));
-    rows.push(Row::time(
-        format!("chain {n}, ready: stop"),
-        framework.stop,
-        baseline.stop,
-        Target::None,
-        "",
-    ));
-
-    let (n, layers) = (sizes.dag, sizes.dag_layers);
-    progress(&format!("wide DAG {n}"));
-    let (framework, baseline) = measure::dag(n, layers, sizes.reps, sizes.warmup)?;
-    let shape = format!("dag {n}, {layers} layers, 5 deps: ");
-    rows.push(Row::time(
-        shape.clone() + "start",
-        framework.start,
-        baseline.start,
-        Target::None,
-        "",
-    ));
-    rows.push(Row::time(
-        shape + "stop",
-        framework.stop,
-        baseline.stop,
-        Target::None,
-        "",
-    ));
-
-    let n = sizes.memory;
-    progress(&format!("memory of {n} idle services"));
-    let (framework, baseline) = measure::memory(n, sizes.memory_reps)?;
-    let (target, go) = if n == 10_000 {
-        (Target::AboveBaselineAtMost(1024.0), "~6.6 KB")
-    } else {
-        (Target::None, "")
-    };
-    rows.push(Row {
-        shape: format!("memory per idle service, {n}"),
-        unit: Unit::Bytes,
-        servicepack: framework,
-        baseline: Some(baseline),
-        target,
-        go,
-    });
-    Ok(rows)
-}
-
-/// `showcase --help` and the showcase's binary size; none when there is no showcase.
-fn process_rows(options: &Options, sizes: &Sizes) -> Result<Vec<Row>, String> {
-    let Some(showcase) =
-        measure::showcase(options.showcase.clone(), options.build && !options.quick)?
-    else {
-        eprintln!(
-            "servicepack-bench: no showcase binary next to this one; skipping the process \
-             figures (build it with `cargo build --release -p showcase`)"
-        );
-        return Ok(Vec::new());
-    };
-    let start = measure::process_start(&showcase, sizes.process_reps)?;
-    let (size, stripped) = measure::binary_size(&showcase)?;
-    let (help_target, size_target) = if options.quick {
-        (Target::None, Target::None)
-    } else {
-        (Target::UnderMs(2.0), Target::UnderMiB(4.0))
-    };
-    let mut rows = vec![Row::time(
-        "`showcase --help` (base: empty exe)".to_owned(),
-        start.help,
-        start.noop,
-        help_target,
-        "3.85 ms",
-    )];
-    if let Some(floor) = start.floor {
-        let shape = "`showcase --help` (base: `true`)".to_owned();
-        rows.push(Row::time(shape, start.help, floor, Target::None, ""));
-    }
-    rows.push(Row::size("showcase binary", size, Target::None));
-    rows.push(Row::size(
-        "showcase binary, stripped",
-        stripped,
-        size_target,
-    ));
-    Ok(rows)
 }

@@ -84,6 +84,7 @@ impl Commander for ExampleMigrator {
                 tracing::info!(migration = latest, "migration rolled back");
             }
             MigratorCommand::Status => {
+                tracing::info!(applied = MIGRATIONS.len(), "migration status");
                 // Command output goes to stdout; logs stay on stderr.
                 for name in MIGRATIONS {
                     println!("applied  {name}");

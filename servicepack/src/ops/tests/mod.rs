@@ -35,6 +35,7 @@ fn endpoint(board: &Arc<StatusBoard>, addr: &str, token: Option<&str>) -> Arc<En
         status: board.handle(),
         access: Access::new(addr.parse().unwrap(), token.map(Token::new)),
         user: None,
+        admin: None,
     })
 }
 
@@ -267,6 +268,7 @@ async fn user_metrics_follow_the_framework_series() {
         status: board.handle(),
         access: Access::new("127.0.0.1:1".parse().unwrap(), None),
         user: Some(user),
+        admin: None,
     });
     let body = get(&endpoint, "/metrics", "").await.body;
     let framework = body.find("servicepack_build_info{").unwrap();
@@ -550,4 +552,5 @@ async fn connections_past_the_cap_are_refused() {
     task.abort();
 }
 
+mod admin;
 mod fuzz;

@@ -533,6 +533,13 @@ impl CellUpdate<'_> {
         self.cell.counts = false;
         self
     }
+
+    /// It counts towards readiness again (a restarted allowed failure).
+    pub(crate) fn start_counting(&mut self) -> &mut Self {
+        self.dirty = true;
+        self.cell.counts = true;
+        self
+    }
 }
 
 #[cfg(test)]
