@@ -5,6 +5,8 @@
 //!   and takes the app down (exit 1).
 //! - `slow-stop`: a service whose `stop` never finishes, for the forced exit (130).
 //! - `panicker`: a service that panics, for panics reported through the logger.
+//! - `database-client`: depends on `example-database` and retries twice, 100 ms apart,
+//!   for a peer (`SERVICES_PEERS`) that is never ready within `RUNNER_PEERTIMEOUT`.
 
 use std::time::Duration;
 
@@ -52,6 +54,19 @@ impl Service for ExampleCrasher {
         }
         tracing::error!(attempt = ctx.attempt(), "crashing on purpose");
         Err("simulated crash".into())
+    }
+}
+
+/// Needs the database; retries twice, 100 ms apart.
+#[service(depends_on = [ExampleDatabase], retries = 2, delay = "100ms")]
+#[derive(Default)]
+struct DatabaseClient;
+
+impl Service for DatabaseClient {
+    async fn run(&self, ctx: Context) -> Result<()> {
+        tracing::info!("database client running");
+        ctx.cancelled().await;
+        Ok(())
     }
 }
 

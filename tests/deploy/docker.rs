@@ -5,6 +5,7 @@
 //! fight over the engine; it times each phase. Every container, network, stack and image
 //! it makes is removed by id at the end, even when it fails, and the swarm is left.
 
+use std::fmt::Write as _;
 use std::process::Output;
 
 use crate::support::{
@@ -143,10 +144,23 @@ fn all_healthy(label: &str, service_key: &str, names: &[String]) -> Vec<(String,
                 .zip(names)
                 .all(|((name, _), want)| name == want);
         if healthy {
-            Ok(found)
-        } else {
-            Err(format!("{states:?}"))
+            return Ok(found);
         }
+        // What the unhealthy ones said, so a failure explains itself.
+        let mut why = format!("{states:?}");
+        for (name, id) in &found {
+            if inspect(id, "{{.State.Health.Status}}") == "healthy" {
+                continue;
+            }
+            let logs = docker(&["logs", "--tail", "15", id]);
+            let health = inspect(id, "{{json .State.Health.Log}}");
+            let _ = write!(
+                why,
+                "\n--- {name}: health {health}\n{}",
+                String::from_utf8_lossy(&logs.stderr)
+            );
+        }
+        Err(why)
     })
 }
 
@@ -212,6 +226,10 @@ fn compose_phase(made: &mut Made, scratch: &Scratch, tag: &str, base: &[&str]) {
             "{dependency} ready at {ready}, api started at {api_started}"
         );
     }
+
+    // It also found them by their service names through SERVICES_PEERS (the static
+    // binary resolves names in a FROM scratch container).
+    assert_waited_for_peers(&id("example-api"));
 
     let database = id("example-database");
     kill_process(&database);
@@ -324,6 +342,13 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
         .find(|(n, _)| n.ends_with("_example-database"))
         .unwrap()
         .1;
+    // No start order in swarm: the api waited for its peers through SERVICES_PEERS.
+    let api = &found
+        .iter()
+        .find(|(n, _)| n.ends_with("_example-api"))
+        .unwrap()
+        .1;
+    assert_waited_for_peers(api);
     kill_process(database);
     let key = "com.docker.swarm.service.name";
     let replaced = all_healthy(&label, key, &names);
@@ -357,6 +382,25 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
     made.swarm = false;
     remove_gwbridge(made.gwbridge_before);
     made.swarm_lock = None;
+}
+
+/// The api container's log says it waited for each of its peers and started after the
+/// last one answered ready.
+fn assert_waited_for_peers(api: &str) {
+    let logs = docker(&["logs", api]);
+    let text = String::from_utf8_lossy(&logs.stderr).into_owned();
+    let started = text
+        .find("INFO starting service=example-api attempt=1")
+        .unwrap_or_else(|| panic!("example-api never started:\n{text}"));
+    for peer in ["example-database", "example-flaky"] {
+        let ready = text
+            .find(&format!("INFO peer ready service=example-api peer={peer}"))
+            .unwrap_or_else(|| panic!("example-api did not wait for {peer}:\n{text}"));
+        assert!(
+            ready < started,
+            "example-api started before {peer} was ready:\n{text}"
+        );
+    }
 }
 
 /// The id of `docker_gwbridge`, the bridge a swarm's containers reach the host through.

@@ -361,6 +361,23 @@ fn supervised_tree(flavor: Flavor) {
         });
     }
 
+    // The order across processes: the api's own log shows it waited for the database.
+    let api = tree.log("example-api");
+    let waited = api
+        .find("INFO peer ready service=example-api peer=example-database")
+        .unwrap_or_else(|| panic!("example-api did not wait for its peer:\n{api}"));
+    let started = api
+        .find("INFO starting service=example-api attempt=1")
+        .expect("example-api started");
+    assert!(
+        waited < started,
+        "example-api started before its peer was ready:\n{api}"
+    );
+    assert!(
+        api.contains("INFO waiting for peer service=example-api peer=example-database"),
+        "{api}"
+    );
+
     let before = tree.pid("example-database");
     run("kill", &["-9", &before.to_string()]);
     let dir = tree.dir("example-database");

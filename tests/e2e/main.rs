@@ -9,6 +9,7 @@ mod notify;
 mod ops;
 mod ops_tools;
 mod patterns;
+mod peers;
 mod probe;
 mod reliability;
 mod short;

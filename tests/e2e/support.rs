@@ -22,7 +22,7 @@ use serde_json::Value;
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Variables the binaries read; cleared so that the caller's environment cannot leak in.
-const APP_VARS: [&str; 12] = [
+const APP_VARS: [&str; 16] = [
     "DATABASE_URL",
     "SERVICES_ENABLED",
     "RUNNER_SHUTDOWNTIMEOUT",
@@ -35,6 +35,10 @@ const APP_VARS: [&str; 12] = [
     "NO_COLOR",
     "CLICOLOR_FORCE",
     "TOKIO_WORKER_THREADS",
+    "OPS_ADDR",
+    "OPS_TOKEN",
+    "SERVICES_PEERS",
+    "RUNNER_PEERTIMEOUT",
 ];
 
 /// The showcase binary, built on first use.

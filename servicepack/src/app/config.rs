@@ -51,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) notify: super::notify::NotifyConfig,
     /// `OPS_ADDR`, `OPS_TOKEN`, `RUNNER_DRAINDELAY` (SPEC §6).
     pub(crate) ops: crate::ops::config::OpsConfig,
+    /// `SERVICES_PEERS`, `RUNNER_PEERTIMEOUT` (SPEC §9.3).
+    pub(crate) peers: super::peers::PeersConfig,
 }
 
 /// How logs are written.
@@ -185,28 +187,8 @@ impl Config {
         let filter = level.map_or(Ok(LogConfig::default().filter), |(variable, value)| {
             parse_log_level(variable, &value)
         });
-        let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), |value| {
-            match value.to_ascii_lowercase().as_str() {
-                "text" => Ok(LogFormat::Text),
-                "json" => Ok(LogFormat::Json),
-                _ => Err(ConfigError {
-                    variable: LOG_FORMAT,
-                    value,
-                    expected: "expected text or json".to_owned(),
-                }),
-            }
-        });
-        let add_source = read(LOG_ADD_SOURCE).map_or(Ok(false), |value| {
-            match value.to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(true),
-                "false" | "0" => Ok(false),
-                _ => Err(ConfigError {
-                    variable: LOG_ADD_SOURCE,
-                    value,
-                    expected: "expected true or false".to_owned(),
-                }),
-            }
-        });
+        let format = read(LOG_FORMAT).map_or(Ok(LogFormat::Text), parse_log_format);
+        let add_source = read(LOG_ADD_SOURCE).map_or(Ok(false), parse_add_source);
         let env = read(ENV).unwrap_or_else(|| "prod".to_owned());
         let notify = super::notify::NotifyConfig::from_lookup(read);
         let color = Color::from_lookup(&lookup);
@@ -236,6 +218,7 @@ impl Config {
             super::notify::NotifyConfig::default()
         });
         let ops = crate::ops::config::from_lookup(read, &mut errors);
+        let peers = super::peers::from_lookup(read, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors {
                 errors,
@@ -256,6 +239,7 @@ impl Config {
             env,
             notify,
             ops,
+            peers,
         })
     }
 
@@ -301,6 +285,30 @@ impl Config {
             .iter()
             .map(|name| self.services_enabled.iter().any(|enabled| enabled == name))
             .collect())
+    }
+}
+
+fn parse_log_format(value: String) -> Result<LogFormat, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(ConfigError {
+            variable: LOG_FORMAT,
+            value,
+            expected: "expected text or json".to_owned(),
+        }),
+    }
+}
+
+fn parse_add_source(value: String) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ConfigError {
+            variable: LOG_ADD_SOURCE,
+            value,
+            expected: "expected true or false".to_owned(),
+        }),
     }
 }
 

@@ -36,6 +36,7 @@ pub(crate) fn run(
         .shutdown_timeout(budget)
         .drain_delay(drain)
         .app_info(info.bin_name, info.version, &config.env);
+    runner = config.peers.install(runner);
     // The control routes exist only with the token (and an endpoint to serve them on).
     let control = (config.ops.addr.is_some() && config.ops.token.is_some()).then(|| {
         runner = std::mem::take(&mut runner)

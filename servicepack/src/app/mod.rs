@@ -6,6 +6,7 @@ pub(crate) mod config;
 pub(crate) mod exec;
 pub(crate) mod exit;
 pub(crate) mod notify;
+pub(crate) mod peers;
 pub(crate) mod signals;
 pub(crate) mod telemetry;
 pub(crate) mod terminal;

@@ -395,6 +395,10 @@ fn plan_run(
     let enabled = config
         .enabled(&names)
         .map_err(|error| (Exit::Usage, error.to_string()))?;
+    config
+        .peers
+        .check_registered(&names)
+        .map_err(|error| (Exit::Usage, error.to_string()))?;
     let enabled: Vec<&'static Entry> = entries
         .iter()
         .zip(enabled)

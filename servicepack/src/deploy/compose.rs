@@ -20,6 +20,8 @@ use super::{Artifact, Target};
 pub(super) const HEALTH_INTERVAL: &str = "5s";
 pub(super) const HEALTH_TIMEOUT: &str = "3s";
 pub(super) const HEALTH_RETRIES: u32 = 3;
+/// What a swarm dependent's `start_period` adds for the wait for its peers.
+pub(super) const PEER_START_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub(super) fn render(model: &Model) -> Vec<Artifact> {
     let swarm = model.target == Target::Swarm;
@@ -66,7 +68,14 @@ fn service(text: &mut String, model: &Model, unit: &Unit, swarm: bool) {
     let _ = writeln!(text, "      interval: {HEALTH_INTERVAL}");
     let _ = writeln!(text, "      timeout: {HEALTH_TIMEOUT}");
     let _ = writeln!(text, "      retries: {HEALTH_RETRIES}");
-    if let Some(budget) = unit.start_budget().filter(|budget| !budget.is_zero()) {
+    let mut start = unit.start_budget();
+    if swarm && !unit.depends_on.is_empty() {
+        // Swarm replaces an unhealthy task, and the replaced one exits 0, which
+        // `on-failure` does not restart: a dependent waiting `pending` for its peers
+        // must not count as unhealthy while it waits.
+        start = start.map(|budget| budget + PEER_START_PERIOD);
+    }
+    if let Some(budget) = start.filter(|budget| !budget.is_zero()) {
         let _ = writeln!(text, "      start_period: {}", seconds_or_millis(budget));
     }
     if !swarm && !unit.depends_on.is_empty() {

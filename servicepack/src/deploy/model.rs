@@ -1,6 +1,7 @@
 //! What every renderer reads: the app, the flags, and one [`Unit`] per deployed service,
 //! checked once so that the renderers only format.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::registry::Entry;
@@ -91,6 +92,8 @@ pub(crate) struct Dependency {
     pub(crate) name: String,
     /// Whether it is an allowed failure: its dependents want it, not require it.
     pub(crate) allowed_failure: bool,
+    /// Its ops port, where its dependents ask whether it is ready (`SERVICES_PEERS`).
+    pub(crate) port: u16,
 }
 
 impl Model {
@@ -135,10 +138,12 @@ impl Model {
                 .depends_on
                 .iter()
                 .filter(|dep| selected.contains(dep))
-                .filter_map(|dep| entries.iter().find(|e| e.name == *dep))
-                .map(|dep| Dependency {
-                    name: dep.name.to_owned(),
-                    allowed_failure: dep.policy.allowed_failure,
+                .filter_map(|dep| entries.iter().position(|e| e.name == *dep))
+                .map(|at| Dependency {
+                    name: entries[at].name.to_owned(),
+                    allowed_failure: entries[at].policy.allowed_failure,
+                    // In range: checked above.
+                    port: options.ops_port_base + u16::try_from(at).unwrap_or(u16::MAX),
                 })
                 .collect();
             units.push(Unit {
@@ -183,17 +188,47 @@ impl Model {
         self.drain + self.budget + STOP_MARGIN
     }
 
+    /// `SERVICES_PEERS` of `unit` (SPEC §9.3): where each of its deployed dependencies
+    /// answers `/readyz/<name>`. Host targets run every unit on one machine, so a
+    /// dependency is on loopback at its own port; containers reach each other by name:
+    /// the compose service, swarm's `tasks.<svc>` (the addresses of the service's tasks),
+    /// or the Kubernetes `Service` `<app>-<svc>`.
+    pub(crate) fn peers(&self, unit: &Unit) -> String {
+        let mut peers = String::new();
+        for dep in &unit.depends_on {
+            let host = match self.target {
+                Target::Systemd | Target::Runit | Target::Daemontools | Target::S6 => {
+                    "127.0.0.1".to_owned()
+                }
+                Target::Compose => dep.name.clone(),
+                // The tasks themselves: the service's virtual IP did not forward the
+                // unpublished ops port on the engine the tests run on (20.10).
+                Target::Swarm => format!("tasks.{}", dep.name),
+                Target::Kubernetes => self.unit_name(&dep.name),
+            };
+            if !peers.is_empty() {
+                peers.push(',');
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(peers, "{}=http://{host}:{}", dep.name, dep.port);
+        }
+        peers
+    }
+
     /// The variables every unit of `unit` sets, in a fixed order; `host` is the address
     /// the ops endpoint binds (loopback on a host, every interface in a container).
     pub(crate) fn env(&self, unit: &Unit, host: &str) -> Vec<(&'static str, String)> {
         let mut env = vec![
             ("SERVICES_ENABLED", unit.name.clone()),
             ("OPS_ADDR", format!("{host}:{}", unit.port)),
-            (
-                "RUNNER_SHUTDOWNTIMEOUT",
-                crate::format_duration(self.budget),
-            ),
         ];
+        if !unit.depends_on.is_empty() {
+            env.push(("SERVICES_PEERS", self.peers(unit)));
+        }
+        env.push((
+            "RUNNER_SHUTDOWNTIMEOUT",
+            crate::format_duration(self.budget),
+        ));
         if !self.drain.is_zero() {
             env.push(("RUNNER_DRAINDELAY", crate::format_duration(self.drain)));
         }

@@ -274,7 +274,7 @@ fn request(
 }
 
 /// A field of a JSON object body, when it is a string.
-fn json_field(answer: &Answer, key: &str) -> Option<String> {
+pub(crate) fn json_field(answer: &Answer, key: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
     value.get(key)?.as_str().map(table::printable)
 }
@@ -296,7 +296,7 @@ fn unexpected(addr: &str, path: &str, answer: &Answer) -> String {
 }
 
 /// `name` as one path segment: unreserved characters as they are, the rest `%XX`.
-fn percent_encode(name: &str) -> String {
+pub(crate) fn percent_encode(name: &str) -> String {
     use std::fmt::Write as _;
 
     let mut out = String::with_capacity(name.len());

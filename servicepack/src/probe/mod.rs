@@ -9,9 +9,9 @@
 //! reserved and the commands are absent.
 
 #[cfg(feature = "ops")]
-mod ask;
+pub(crate) mod ask;
 #[cfg(feature = "ops")]
-mod client;
+pub(crate) mod client;
 #[cfg(feature = "ops")]
 pub(crate) mod ctl;
 #[cfg(feature = "ops")]

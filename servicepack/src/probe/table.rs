@@ -35,6 +35,9 @@ struct Service {
     counts_for_readiness: bool,
     last_error: Option<LastError>,
     next_attempt_at: Option<String>,
+    /// Present while it waits for a peer (SPEC §9.3).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,11 +58,15 @@ impl Status {
             .map_or_else(
                 || "starting".to_owned(),
                 |service| {
-                    format!(
+                    let mut reason = format!(
                         "{} is {}",
                         printable(&service.name),
                         printable(&service.state)
-                    )
+                    );
+                    if let Some(why) = &service.reason {
+                        let _ = write!(reason, " ({})", printable(why));
+                    }
+                    reason
                 },
             )
     }

@@ -60,6 +60,12 @@ pub(crate) enum Lifecycle<'a> {
     },
     /// The service never started.
     Skipped(Skip<'a>),
+    /// It waits for this peer (a dependency in another process, SPEC §9.3).
+    WaitingForPeer(&'a str),
+    /// This peer answered ready.
+    PeerReady(&'a str),
+    /// Attempt `attempt` failed while waiting for peers, before `run` was called.
+    PeerAttempt { attempt: u32 },
     /// Its token is cancelled and `stop` called.
     Stopping,
     /// A restart was asked for: the running attempt (`running`) is being stopped, or an
@@ -166,6 +172,9 @@ fn log(event: &Lifecycle<'_>) {
         Lifecycle::Skipped(reason) => {
             tracing::warn!(reason = reason.to_string().as_str(), "skipped");
         }
+        Lifecycle::WaitingForPeer(peer) => tracing::info!(peer, "waiting for peer"),
+        Lifecycle::PeerReady(peer) => tracing::info!(peer, "peer ready"),
+        Lifecycle::PeerAttempt { .. } => {}
         Lifecycle::Stopping => tracing::info!("stopping"),
         Lifecycle::Restarting { .. } => tracing::info!("restarting"),
         Lifecycle::StopFailed(error) => tracing::error!(error = %chain(error), "stop failed"),
@@ -191,10 +200,18 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
         Lifecycle::StopFailed(_)
         | Lifecycle::StopTimedOut(_)
         | Lifecycle::DropPanicked(_)
+        | Lifecycle::PeerReady(_)
         | Lifecycle::Restarting {
             running: false,
             counts: false,
         } => {}
+        Lifecycle::WaitingForPeer(peer) => {
+            cell.state(State::Pending)
+                .reason(format!("waiting for peer {peer}"));
+        }
+        Lifecycle::PeerAttempt { attempt } => {
+            cell.attempt(attempt);
+        }
         Lifecycle::Starting {
             attempt,
             notify_ready,

@@ -8,6 +8,7 @@ pub(crate) mod commands;
 pub(crate) mod control;
 pub(crate) mod erased;
 pub(crate) mod lifecycle;
+pub(crate) mod peers;
 pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod retry;

@@ -255,6 +255,11 @@ impl Plan {
             .map(|(node, dep)| (self.name(*node), &**dep))
     }
 
+    /// `(node, dependency)` pairs whose dependency is not in the set, by node.
+    pub(crate) fn external_edges(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.external.iter().map(|(node, dep)| (*node, &**dep))
+    }
+
     /// The dependencies of `node` that are not in the set.
     pub(crate) fn external_of(&self, node: usize) -> impl Iterator<Item = &str> {
         self.external

@@ -33,6 +33,7 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::runtime::control::Control;
 use crate::runtime::erased::Construct;
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
+use crate::runtime::peers::{PeerWaiter, Peers};
 use crate::runtime::plan::Plan;
 use crate::runtime::report::{Report, RunError, ShutdownCause};
 use crate::runtime::retry::{JitterSource, default_jitter};
@@ -94,6 +95,10 @@ pub struct Runner {
     jitter: Option<JitterSource>,
     handle: ShutdownHandle,
     board: Arc<StatusBoard>,
+    /// Set by [`Runner::peer`] (`peers.rs`).
+    pub(super) peers: Vec<(String, PeerWaiter)>,
+    /// Set by [`Runner::peer_timeout`] (`peers.rs`).
+    pub(super) peer_timeout: Duration,
     /// Set once [`Runner::control`] was called: only then are services restartable.
     control: OnceLock<Control>,
 }
@@ -110,6 +115,11 @@ impl fmt::Debug for Runner {
             .field("services", &self.defs)
             .field("shutdown_timeout", &self.budget)
             .field("drain_delay", &self.drain)
+            .field(
+                "peers",
+                &self.peers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("peer_timeout", &self.peer_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +138,8 @@ impl Runner {
             jitter: None,
             handle: ShutdownHandle::new(),
             board: StatusBoard::new(),
+            peers: Vec::new(),
+            peer_timeout: Duration::ZERO,
             control: OnceLock::new(),
         }
     }
@@ -473,6 +485,8 @@ impl Coordinator {
             jitter,
             handle,
             board,
+            peers,
+            peer_timeout,
             control,
         } = runner;
         let control = control.into_inner();
@@ -496,7 +510,8 @@ impl Coordinator {
                 (policy.allowed_failure, policy.counts_for_readiness)
             }),
         );
-        let mut shared = Shared::new(plan.clone(), events, jitter, board);
+        let peers = Peers::new(&plan, peers, peer_timeout);
+        let mut shared = Shared::new(plan.clone(), events, jitter, board).with_peers(peers);
         if control.is_some() {
             shared.make_restartable();
         }
@@ -517,8 +532,17 @@ impl Coordinator {
             control,
         };
         for (service, dependency) in this.plan.external() {
-            tracing::error_span!("service", service = %service)
-                .in_scope(|| tracing::warn!(dependency, "dependency not in process, skipping"));
+            let span = tracing::error_span!("service", service = %service);
+            if this.shared.peers().is_peer(dependency) {
+                span.in_scope(|| {
+                    tracing::info!(
+                        dependency,
+                        "dependency runs in another process; waiting for it as a peer"
+                    );
+                });
+            } else {
+                span.in_scope(|| tracing::warn!(dependency, "dependency not in process, skipping"));
+            }
         }
         tracing::info!(count = this.plan.len(), "running services");
         if handle.is_requested() {

@@ -18,6 +18,7 @@ use crate::context::Name;
 use crate::runtime::catch;
 use crate::runtime::erased;
 use crate::runtime::lifecycle::{self, Lifecycle};
+use crate::runtime::peers::Peers;
 use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
 use crate::runtime::shutdown::StopWalk;
@@ -56,12 +57,19 @@ pub(crate) struct Shared {
     problems: Mutex<Vec<RunError>>,
     /// The supervisor tasks not finished yet: each holds a token until it is done.
     tracker: TaskTracker,
+    /// The dependencies that run in other processes (SPEC §9.3).
+    peers: Peers,
     /// Whether services may be restarted one by one ([`Control`](crate::Control)): then
     /// each attempt runs under a child of the service's token, which a restart cancels.
     restartable: bool,
 }
 
 impl Shared {
+    /// The dependencies that run in other processes.
+    pub(crate) fn peers(&self) -> &Peers {
+        &self.peers
+    }
+
     pub(crate) fn plan(&self) -> &Arc<Plan> {
         &self.plan
     }
@@ -179,8 +187,15 @@ impl Shared {
             jitter: Mutex::new(jitter),
             problems: Mutex::new(Vec::new()),
             tracker: TaskTracker::new(),
+            peers: Peers::default(),
             restartable: false,
         }
+    }
+
+    /// The same, with these peers.
+    pub(crate) fn with_peers(mut self, peers: Peers) -> Self {
+        self.peers = peers;
+        self
     }
 
     /// Shutdown has begun: no run may start any more.

@@ -109,6 +109,11 @@ impl ServiceState {
         }
     }
 
+    /// Whether no further run will start.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.stage != Stage::Live
+    }
+
     /// Whether the task has finished.
     pub(crate) fn is_done(&self) -> bool {
         self.stage == Stage::Done

@@ -55,6 +55,7 @@ use crate::context::{Name, ReadyLatch};
 use crate::runtime::catch::{self, NotReady};
 use crate::runtime::erased::{self, ErasedService};
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
+use crate::runtime::peers::PeerError;
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
 use crate::runtime::shutdown::{self, Finished, StopRequest, Stopped};
@@ -67,6 +68,16 @@ mod restart;
 
 /// A running attempt of `run`, boxed (see the module docs).
 pub(crate) type RunFuture<'a> = BoxFuture<'a, Result<()>>;
+
+/// How the wait for a service's peers ended.
+enum PeerWait {
+    /// Every peer answered ready.
+    Ready,
+    /// Shutdown began first.
+    ShutdownBegan,
+    /// An attempt failed for good: the service has ended.
+    Ended,
+}
 
 /// How one drive of a run future ended.
 enum Drive {
@@ -118,6 +129,11 @@ impl Supervisor {
 fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
     async move {
         if !life.may_start().await {
+            return;
+        }
+        // Boxed: rare, and the supervisor future of every service would carry it.
+        if life.shared.peers().any_of(life.node()) && !Box::pin(life.may_start_after_peers()).await
+        {
             return;
         }
         let Some(construct) = life.slot().take_construct() else {
@@ -515,6 +531,91 @@ impl Life {
             return false;
         }
         true
+    }
+
+    /// After [`may_start`](Self::may_start), for a service with peers: whether every
+    /// peer answered ready. If not, the service was reported skipped (shutdown began) or
+    /// failed for good.
+    async fn may_start_after_peers(&mut self) -> bool {
+        match self.wait_for_peers().await {
+            PeerWait::Ready if !self.shared.shutdown_began() => true,
+            PeerWait::Ready | PeerWait::ShutdownBegan => {
+                self.emit(&Lifecycle::Skipped(Skip::ShutdownBegan));
+                self.ended(Ending::Skipped);
+                false
+            }
+            PeerWait::Ended => false,
+        }
+    }
+
+    /// Waits, attempt after attempt, until every peer of this service (SPEC §9.3) has
+    /// answered ready once: a wait that fails or outlasts the peer timeout is a failed
+    /// attempt, retried per the policy (the next attempt waits only for the peers not
+    /// seen ready yet). Shutdown ends the wait at once.
+    async fn wait_for_peers(&mut self) -> PeerWait {
+        let shared = Arc::clone(&self.shared);
+        let peers = shared.peers();
+        let all: Vec<usize> = peers.of(self.node()).collect();
+        // The peers before `next` have answered ready.
+        let mut next = 0;
+        loop {
+            let waited = {
+                let each = async {
+                    while let Some(&peer) = all.get(next) {
+                        let name = peers.name(peer);
+                        self.emit(&Lifecycle::WaitingForPeer(name));
+                        peers.wait(peer).await.map_err(|source| PeerError::Failed {
+                            peer: name.to_owned(),
+                            source,
+                        })?;
+                        self.emit(&Lifecycle::PeerReady(name));
+                        next += 1;
+                    }
+                    Ok(())
+                };
+                let timed = async {
+                    if peers.timeout.is_zero() {
+                        return each.await;
+                    }
+                    tokio::time::timeout(peers.timeout, each)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(PeerError::TimedOut {
+                                peer: String::new(),
+                                timeout: peers.timeout,
+                            })
+                        })
+                };
+                tokio::select! {
+                    biased;
+                    () = shared.shutdown_begins() => return PeerWait::ShutdownBegan,
+                    waited = timed => waited,
+                }
+            };
+            let error = match waited {
+                Ok(()) => return PeerWait::Ready,
+                // The timeout cut the wait for the peer at `next`.
+                Err(PeerError::TimedOut { timeout, .. }) => PeerError::TimedOut {
+                    peer: all
+                        .get(next)
+                        .map_or_else(String::new, |&peer| peers.name(peer).to_owned()),
+                    timeout,
+                },
+                Err(error) => error,
+            };
+            let attempt = self.attempts.transition_to_running();
+            self.emit(&Lifecycle::PeerAttempt { attempt });
+            let Some(delay) = self.judge(Err(error.into())) else {
+                return if self.state.has_ended() {
+                    PeerWait::Ended
+                } else {
+                    PeerWait::ShutdownBegan
+                };
+            };
+            if !wait(delay, &shared, self.token()).await {
+                return PeerWait::ShutdownBegan;
+            }
+        }
     }
 
     /// The constructor failed (or panicked): a final failure, not retried.

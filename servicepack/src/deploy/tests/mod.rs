@@ -146,6 +146,45 @@ fn only_deployed_dependencies_order_a_unit() {
 }
 
 #[test]
+fn services_peers_name_where_each_deployed_dependency_answers() {
+    for (target, db, cache) in [
+        (Target::Systemd, "127.0.0.1:9102", "127.0.0.1:9101"),
+        (Target::Runit, "127.0.0.1:9102", "127.0.0.1:9101"),
+        (Target::Daemontools, "127.0.0.1:9102", "127.0.0.1:9101"),
+        (Target::S6, "127.0.0.1:9102", "127.0.0.1:9101"),
+        (Target::Compose, "db:9102", "cache:9101"),
+        (Target::Swarm, "tasks.db:9102", "tasks.cache:9101"),
+        (Target::Kubernetes, "shop-db:9102", "shop-cache:9101"),
+    ] {
+        let all = model(&options(target)).unwrap();
+        let env = |name: &str| {
+            let unit = all.units.iter().find(|unit| unit.name == name).unwrap();
+            all.env(unit, "0.0.0.0")
+                .into_iter()
+                .find(|(key, _)| *key == "SERVICES_PEERS")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(
+            env("api").as_deref(),
+            Some(format!("db=http://{db},cache=http://{cache}").as_str()),
+            "{target:?}: in `depends_on` order, `payments` (not registered) left out"
+        );
+        assert_eq!(env("db"), None, "{target:?}: no dependency, no variable");
+    }
+    // A dependency that is not deployed here is not waited for.
+    let alone = model(&Options {
+        services: vec!["api".to_owned()],
+        ..options(Target::Runit)
+    })
+    .unwrap();
+    let env = alone.env(&alone.units[0], "127.0.0.1");
+    assert!(
+        env.iter().all(|(key, _)| *key != "SERVICES_PEERS"),
+        "{env:?}"
+    );
+}
+
+#[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
     let cases = [
         (

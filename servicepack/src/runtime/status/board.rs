@@ -47,13 +47,21 @@ struct Cell {
     since: Millis,
     /// The same, 0 for none.
     next_attempt_at: Millis,
-    /// Boxed: rare, and big next to the rest.
-    last_error: Option<Box<LastError>>,
+    /// The last error and the reason: rare, and big next to the rest, so boxed together.
+    extra: Option<Box<Extra>>,
     /// The rate limit of its repeated log lines: the second they were counted in, how
     /// many were logged in it, and how many were not.
     window: u32,
     lines: u16,
     suppressed: u32,
+}
+
+/// The rare parts of a [`Cell`].
+#[derive(Default)]
+struct Extra {
+    last_error: Option<LastError>,
+    /// What a `pending` service waits for beyond its local dependencies (a peer).
+    reason: Option<Box<str>>,
 }
 
 /// A wall-clock time in milliseconds since the Unix epoch.
@@ -200,7 +208,7 @@ impl StatusBoard {
                     failures: 0,
                     since: now,
                     next_attempt_at: 0,
-                    last_error: None,
+                    extra: None,
                     window: 0,
                     lines: 0,
                     suppressed: 0,
@@ -386,10 +394,17 @@ impl StatusBoard {
                         depends_on,
                         allowed_failure: cell.allowed_failure,
                         counts_for_readiness: cell.counts,
-                        last_error: cell.last_error.as_deref().cloned(),
+                        last_error: cell
+                            .extra
+                            .as_ref()
+                            .and_then(|extra| extra.last_error.clone()),
                         next_attempt_at: (cell.next_attempt_at > 0)
                             .then(|| from_millis(cell.next_attempt_at)),
                         failures: cell.failures,
+                        reason: cell
+                            .extra
+                            .as_ref()
+                            .and_then(|extra| extra.reason.as_deref().map(str::to_owned)),
                     }
                 })
                 .collect()
@@ -467,6 +482,17 @@ impl CellUpdate<'_> {
             self.cell.next_attempt_at = 0;
         }
         self.cell.state = state;
+        if let Some(extra) = &mut self.cell.extra {
+            extra.reason = None;
+        }
+        self
+    }
+
+    /// Why the service is in its state (set after [`state`](Self::state), which clears
+    /// it).
+    pub(crate) fn reason(&mut self, reason: String) -> &mut Self {
+        self.dirty = true;
+        self.cell.extra.get_or_insert_default().reason = Some(reason.into_boxed_str());
         self
     }
 
@@ -484,11 +510,11 @@ impl CellUpdate<'_> {
     pub(crate) fn failure(&mut self, attempt: u32, message: String) -> &mut Self {
         self.dirty = true;
         self.cell.failures = self.cell.failures.saturating_add(1);
-        self.cell.last_error = Some(Box::new(LastError {
+        self.cell.extra.get_or_insert_default().last_error = Some(LastError {
             message,
             attempt,
             at: Timestamp::now(),
-        }));
+        });
         self
     }
 
@@ -653,6 +679,26 @@ mod tests {
         assert_eq!(service["state"], "retrying");
         assert_eq!(service["last_error"]["message"], "boom");
         assert_eq!(json["state"], "starting");
+    }
+
+    #[test]
+    fn a_reason_is_shown_until_the_state_changes() {
+        let board = board(&[("a", true)]);
+        board.record(0, |cell| {
+            cell.state(State::Pending)
+                .reason("waiting for peer db".into());
+        });
+        let json = serde_json::to_value(board.handle().snapshot()).unwrap();
+        assert_eq!(json["services"][0]["reason"], "waiting for peer db");
+        assert_eq!(
+            board.handle().snapshot().not_ready_reason().as_deref(),
+            Some("a is pending (waiting for peer db)")
+        );
+        board.record(0, |cell| {
+            cell.attempt(1).state(State::Ready);
+        });
+        let json = serde_json::to_value(board.handle().snapshot()).unwrap();
+        assert!(json["services"][0].get("reason").is_none(), "{json}");
     }
 
     #[test]

@@ -255,6 +255,10 @@ pub struct ServiceStatus {
     pub last_error: Option<LastError>,
     /// When the next attempt starts, while `retrying`.
     pub next_attempt_at: Option<Timestamp>,
+    /// What a `pending` service waits for besides its local dependencies (SPEC §9.3:
+    /// `"waiting for peer example-database"`); absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// How many attempts failed (not in the JSON of §5; for metrics).
     #[serde(skip)]
     pub failures: u32,
@@ -306,7 +310,12 @@ impl AppStatus {
                     .find(|service| service.counts_for_readiness && !service.ready)
                     .map_or_else(
                         || "starting".to_owned(),
-                        |service| format!("{} is {}", service.name, service.state),
+                        |service| match &service.reason {
+                            Some(reason) => {
+                                format!("{} is {} ({reason})", service.name, service.state)
+                            }
+                            None => format!("{} is {}", service.name, service.state),
+                        },
                     ),
             ),
         }
