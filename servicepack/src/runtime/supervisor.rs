@@ -441,6 +441,12 @@ impl Life {
         let attempt = self.attempts.transition_to_running();
         // One clock reading for the status, `retry_reset` and an instant readiness.
         let at = Instant::now();
+        // The attempt's restart token is in the slot before the status says `starting`
+        // (or `ready`): whoever sees the state can restart it.
+        if self.shared.restartable() {
+            self.run_token = self.walk_token().child_token();
+            self.slot().attempt_began(self.run_token.clone());
+        }
         let starting = Lifecycle::Starting {
             attempt,
             notify_ready: self.attempts.policy.notify_ready,
@@ -448,10 +454,6 @@ impl Life {
         lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
-        if self.shared.restartable() {
-            self.run_token = self.walk_token().child_token();
-            self.slot().attempt_began(self.run_token.clone());
-        }
         if policy.retry_reset.is_some() {
             // In the slot, not the task: every byte of the task counts.
             self.slot().set_attempt_started(at);
