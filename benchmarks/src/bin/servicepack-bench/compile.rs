@@ -204,7 +204,12 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
             continue;
         }
         let (source, dest): (PathBuf, PathBuf) = (entry.path(), to.join(&name));
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            // The shared sources and the licences are relative symlinks: keep them links,
+            // so they point into the copy.
+            std::os::unix::fs::symlink(fs::read_link(&source)?, &dest)?;
+        } else if kind.is_dir() {
             copy_tree(&source, &dest)?;
         } else {
             fs::copy(&source, &dest)?;
