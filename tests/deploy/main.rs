@@ -3,8 +3,8 @@
 //! `svscan`, `s6-svscan`, docker compose and swarm).
 //!
 //! The engine tests live in this one binary so that they share one build of the static
-//! showcase and one image. A test whose engine is not installed prints `SKIPPED` with the
-//! reason and passes; CI installs every engine, so there they all run.
+//! showcase and one image. A test whose engine is not installed fails, naming it and
+//! `bash .ci/setup`, which installs and starts every engine.
 
 mod cli;
 mod docker;

@@ -208,33 +208,24 @@ pub(crate) fn have(test: &str, programs: &[&str], package: &str) -> bool {
     false
 }
 
-/// Says why a test is skipped; with `SERVICEPACK_REQUIRE_ENGINES` set (CI sets it), a
-/// missing engine fails the test instead, so CI cannot pass by skipping.
+/// Fails `test` because `reason` (an engine missing, a daemon not answering) keeps it
+/// from running: a test that passed without its engine would prove nothing.
 pub(crate) fn skip_or_fail(test: &str, reason: &str) {
-    assert!(
-        std::env::var_os(REQUIRE).is_none(),
-        "{test}: {reason}, and {REQUIRE} is set"
-    );
-    eprintln!("SKIPPED {test}: {reason}");
+    panic!("{test}: {reason}; `bash .ci/setup` installs and starts every engine the tests use");
 }
 
 /// Whether the showcase has the `health` probe client that the units call (SPEC §7);
-/// prints why the test is skipped when it has not.
+/// fails the test when it has not.
 pub(crate) fn have_health(test: &str) -> bool {
     let output = app(showcase(), &["health", "--help"])
         .output()
         .expect("the showcase runs");
-    if output.status.success() {
-        return true;
-    }
-    eprintln!(
-        "SKIPPED {test}: the showcase has no `health` command, which the generated units call (it comes with the ops endpoint's probe client, SPEC §7)"
+    assert!(
+        output.status.success(),
+        "{test}: the showcase has no `health` command, which the generated units call (SPEC §7)"
     );
-    false
+    true
 }
-
-/// Set in CI: every engine must be there.
-const REQUIRE: &str = "SERVICEPACK_REQUIRE_ENGINES";
 
 /// Polls `probe` until it gives a value, for at most `limit`; panics with `what` and
 /// the last thing `probe` said.
