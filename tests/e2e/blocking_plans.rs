@@ -177,7 +177,15 @@ fn check(plan: &Plan) -> Result<(), TestCaseError> {
             plan,
             run.dump()
         );
-        let reason = run.stderr.last().cloned().unwrap_or_default();
+        // The exit reason is the line with `exit_code`; when the watchdog ends the process,
+        // the main thread may still log a line (a post-stop hook not run) after it.
+        let reason = run
+            .stderr
+            .iter()
+            .rev()
+            .find(|line| line.contains("exit_code"))
+            .cloned()
+            .unwrap_or_default();
         prop_assert!(
             NAMES[..count].iter().any(|name| reason.contains(name)),
             "the reason names no service: {}",
