@@ -4,10 +4,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -225,6 +226,7 @@ impl Shared {
         // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
         // cancellation before it polls `run`, or this sees it polling.
         fence(Ordering::SeqCst);
+        self.tasks[node].wake_watcher();
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);
         if polls.is_multiple_of(2) {
             return;
@@ -318,11 +320,12 @@ impl Shared {
 /// happens to be running is not overtaken, short next to any stop deadline.
 pub(crate) const RESCUE_GRACE: Duration = Duration::from_millis(20);
 
-/// One service's supervisor task as others see it: its abort handle, kept while the task
-/// runs so that the coordinator can abort the stragglers when it stops waiting for them;
-/// the service, once constructed, and who calls its `stop`. The task clears its slot when
-/// it finishes, so its memory is freed then, by the thread that ran it, not all at once
-/// by the coordinator at the end.
+/// One service's supervisor task as others see it: its handle, so that the coordinator can
+/// abort the stragglers when it stops waiting for them; the service, once constructed,
+/// and who calls its `stop`. The task takes its service back when it finishes (and drops
+/// it there); the handle stays until the run's state is dropped, off the critical path,
+/// so a finished task's memory is freed there too, not by the worker that is stopping
+/// the next service.
 #[derive(Default)]
 pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
@@ -330,6 +333,9 @@ pub(crate) struct TaskSlot {
     polls: AtomicU32,
     /// Set when the service's token is cancelled (the token's own check takes a lock).
     cancelled: AtomicBool,
+    /// Set when a restart cancels the current attempt's token; cleared when the next
+    /// attempt begins.
+    restarted: AtomicBool,
     /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
     /// (set under the lock, with the rescue stored) by another task. Lock-free for the
     /// supervisor in the common case.
@@ -339,8 +345,12 @@ pub(crate) struct TaskSlot {
 
 #[derive(Default)]
 struct SlotInner {
-    /// The task's handle while it runs (`None` before it is spawned and once finished).
-    task: Option<AbortHandle>,
+    /// The task's handle (`None` before it is spawned, or once aborted).
+    task: Option<JoinHandle<()>>,
+    /// The supervisor, while it watches a running attempt: woken when the attempt is
+    /// interrupted (its token cancelled). Here rather than a wait on the token inside
+    /// the task, which would cost every idle supervisor 72 bytes.
+    watcher: Option<std::task::Waker>,
     finished: bool,
     /// The constructor until the task takes it (kept here, not in the task: every
     /// byte of the task counts), then the service until the task finishes.
@@ -383,7 +393,11 @@ impl TaskSlot {
 
     /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
     /// under one lock: the task, which takes the constructor first thing, waits for it.
-    pub(crate) fn spawn(&self, construct: erased::Construct, spawn: impl FnOnce() -> AbortHandle) {
+    pub(crate) fn spawn(
+        &self,
+        construct: erased::Construct,
+        spawn: impl FnOnce() -> JoinHandle<()>,
+    ) {
         let mut inner = self.lock();
         inner.held = Held::Construct(construct);
         inner.task = Some(spawn());
@@ -394,10 +408,8 @@ impl TaskSlot {
     pub(crate) fn finished(&self) -> Option<erased::Shared> {
         let mut inner = self.lock();
         inner.finished = true;
-        let task = inner.task.take();
         let held = std::mem::take(&mut inner.held);
         drop(inner);
-        drop(task);
         match held {
             Held::Service(service) => Some(service),
             Held::Nothing | Held::Construct(_) => None,
@@ -406,7 +418,8 @@ impl TaskSlot {
 
     /// Whether the task was spawned and has not finished.
     pub(crate) fn is_running(&self) -> bool {
-        self.lock().task.is_some()
+        let inner = self.lock();
+        inner.task.is_some() && !inner.finished
     }
 
     /// Aborts the task if it is still running.
@@ -467,19 +480,65 @@ impl TaskSlot {
 
     /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
     pub(crate) fn attempt_began(&self, token: CancellationToken) {
-        self.lock().restart = Some(token);
+        let mut inner = self.lock();
+        inner.restart = Some(token);
+        self.restarted.store(false, Ordering::SeqCst);
     }
 
     /// Asks the supervisor for a fresh attempt: cancels the current attempt's token.
     /// `false` when no attempt has begun yet (or the task has finished).
     pub(crate) fn restart(&self) -> bool {
-        let inner = self.lock();
+        let mut inner = self.lock();
         match (&inner.restart, inner.finished) {
             (Some(token), false) => {
                 token.cancel();
+                self.restarted.store(true, Ordering::SeqCst);
+                if let Some(watcher) = inner.watcher.take() {
+                    drop(inner);
+                    watcher.wake();
+                }
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Whether the service's token was cancelled (its turn to stop), or, with
+    /// `restarts`, a restart cancelled the current attempt's.
+    fn interrupted(&self, restarts: bool) -> bool {
+        self.cancelled.load(Ordering::SeqCst) || (restarts && self.restarted.load(Ordering::SeqCst))
+    }
+
+    /// Ready once the service's turn to stop has come (or, with `restarts`, the current
+    /// attempt was restarted); until then, the task of `cx` is woken when it is.
+    pub(crate) fn poll_interrupted(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        restarts: bool,
+    ) -> Poll<()> {
+        if self.interrupted(restarts) {
+            return Poll::Ready(());
+        }
+        {
+            let mut inner = self.lock();
+            match &mut inner.watcher {
+                Some(watcher) if watcher.will_wake(cx.waker()) => {}
+                watcher => *watcher = Some(cx.waker().clone()),
+            }
+        }
+        // An interruption that took the (empty) watcher before it was stored has set
+        // its flag before that: it is seen here.
+        if self.interrupted(restarts) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// Wakes the supervisor if it watches a running attempt (after its flag is set).
+    fn wake_watcher(&self) {
+        let watcher = self.lock().watcher.take();
+        if let Some(watcher) = watcher {
+            watcher.wake();
         }
     }
 

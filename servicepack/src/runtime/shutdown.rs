@@ -27,7 +27,7 @@
 //! `stop_timeout` is not shorter than the budget (the defaults), neither the clock nor a
 //! timer is touched.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -160,80 +160,124 @@ pub(crate) struct StopRequest<'a> {
 
 /// Calls `stop` at once (unless another task did already, because `run` was blocking
 /// its thread) and drives it together with `run` (the attempt the cancellation
-/// interrupted, if `run` holds one) until both return or the deadline passes. The
-/// synchronous part runs when the caller first polls, which is when the stop begins;
-/// only what the wait needs is carried into the future (it lives inline in every idle
-/// supervisor), and the timer is boxed, for the stops that take more than one poll.
-pub(crate) fn stop_service<'a, 'r>(
+/// interrupted, if `run` holds one) until both return or the deadline passes.
+pub(crate) async fn stop_service<'a>(
     request: StopRequest<'a>,
-    run: Pin<&'r mut Option<RunFuture<'a>>>,
-) -> impl Future<Output = Stopped> + Send + use<'a, 'r> {
-    let StopRequest {
-        service,
-        name,
-        attempt,
-        token,
-        stop_timeout,
-        window,
-        claim,
-    } = request;
-    let had_run = run.is_some();
-    let (stop, stop_result, deadline, began) = match claim {
-        Claim::Mine => {
-            let (deadline, began) = stop_deadline(stop_timeout, window);
-            let ctx = Context::new(name, attempt, token, None, Some(deadline));
-            // `stop` of a hand-written impl may panic before it returns its future.
-            match catch::call(|| Ok(service.stop(ctx))) {
-                Ok(stop) => (Some(stop), None, deadline, began),
-                Err(error) => (None, Some(Err(error)), deadline, began),
-            }
-        }
-        Claim::Rescued(handle, deadline) => {
-            let stop: RunFuture<'a> = Box::pin(async move {
-                handle
-                    .await
-                    .unwrap_or_else(|_| Err("`stop` was abandoned".into()))
-            });
-            (Some(stop), None, deadline, None)
-        }
-    };
-    // Without a clock reading at the start, the budget decided the deadline.
-    let began = began.or(window.map(|(start, _)| start));
-    let mut both = StopAndRun {
-        stop,
-        run,
-        stop_result,
-        run_result: None,
-    };
-    async move {
-        // Most stops finish in their first poll: only the others need a timer (and the
-        // boxed wait that holds it, which would otherwise enlarge every idle supervisor).
-        let first = poll_fn(|cx| Poll::Ready(both.poll(cx))).await;
-        // A `stop` (or `run`) that blocked its thread past the deadline returned "in
-        // time" as far as the timer could tell: the clock says whether the poll in which
-        // it returned began before the deadline and ended after it. (One that merely
-        // woke up with the deadline's timer is in time, as `timeout` says.)
-        let mut ended = Instant::now();
-        let mut late = first.is_ready() && ended > deadline;
-        let mut began = began;
-        if first.is_pending() {
-            began = Some(Instant::now());
-            let blocked = AtomicBool::new(false);
-            let wait = poll_fn(|cx| {
-                let start = Instant::now();
-                let poll = both.poll(cx);
-                if poll.is_ready() && start <= deadline && Instant::now() > deadline {
-                    blocked.store(true, Ordering::Relaxed);
+    run: Pin<&mut Option<RunFuture<'a>>>,
+) -> Stopped {
+    let mut stop = StopWait::begin(request, run);
+    match poll_fn(|cx| Poll::Ready(stop.poll_first(cx))).await {
+        Poll::Ready(()) => stop.first_done(),
+        Poll::Pending => stop.wait().await,
+    }
+}
+
+/// A stop under way: `stop` (or the task that called it) and the interrupted `run`, with
+/// the deadline both must meet. Built and polled once in the same poll of the
+/// supervisor ([`StopWait::begin`], [`StopWait::poll_first`]); most stops finish there
+/// ([`StopWait::first_done`]), and only the others need a timer and the supervisor's
+/// box around [`StopWait::wait`], so none of it lives in every idle supervisor.
+pub(crate) struct StopWait<'a, 'r> {
+    both: StopAndRun<'r, 'a>,
+    deadline: Instant,
+    /// When the stop began, if the clock was read.
+    began: Option<Instant>,
+    had_run: bool,
+}
+
+impl<'a, 'r> StopWait<'a, 'r> {
+    /// Calls `stop` (unless another task has; then waits for that one) with a context
+    /// bounded by the deadline: the smaller of `stop_timeout` and the rest of the budget.
+    pub(crate) fn begin(request: StopRequest<'a>, run: Pin<&'r mut Option<RunFuture<'a>>>) -> Self {
+        let StopRequest {
+            service,
+            name,
+            attempt,
+            token,
+            stop_timeout,
+            window,
+            claim,
+        } = request;
+        let had_run = run.is_some();
+        let (stop, stop_result, deadline, began) = match claim {
+            Claim::Mine => {
+                let (deadline, began) = stop_deadline(stop_timeout, window);
+                let ctx = Context::new(name, attempt, token, None, Some(deadline));
+                // `stop` of a hand-written impl may panic before it returns its future.
+                match catch::call(|| Ok(service.stop(ctx))) {
+                    Ok(stop) => (Some(stop), None, deadline, began),
+                    Err(error) => (None, Some(Err(error)), deadline, began),
                 }
-                poll
-            });
-            let _ = Box::pin(tokio::time::timeout_at(deadline, wait)).await;
-            late = blocked.into_inner();
-            ended = Instant::now();
+            }
+            Claim::Rescued(handle, deadline) => {
+                let stop: RunFuture<'a> = Box::pin(async move {
+                    handle
+                        .await
+                        .unwrap_or_else(|_| Err("`stop` was abandoned".into()))
+                });
+                (Some(stop), None, deadline, None)
+            }
+        };
+        Self {
+            both: StopAndRun {
+                stop,
+                run,
+                stop_result,
+                run_result: None,
+            },
+            deadline,
+            // Without a clock reading at the start, the budget decided the deadline.
+            began: began.or(window.map(|(start, _)| start)),
+            had_run,
         }
-        // At the deadline both are dropped, here, before the caller reports the service
-        // stopped (which lets its dependencies stop): the interrupted run lives in the
-        // caller's slot, which would otherwise keep it until the task ends.
+    }
+
+    /// The first poll of both; ready when both have returned.
+    pub(crate) fn poll_first(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        self.both.poll(cx)
+    }
+
+    /// Both returned in the first poll: in time unless that poll blocked its thread past
+    /// the deadline (the timer could not tell; the clock does).
+    pub(crate) fn first_done(self) -> Stopped {
+        let ended = Instant::now();
+        let late = ended > self.deadline;
+        self.finish(late, ended)
+    }
+
+    /// Drives both on until they return or the deadline passes. A `stop` (or `run`)
+    /// that blocked its thread past the deadline returned "in time" as far as the timer
+    /// could tell: the clock says whether the poll in which it returned began before the
+    /// deadline and ended after it. (One that merely woke up with the deadline's timer is
+    /// in time, as `timeout` says.)
+    pub(crate) async fn wait(mut self) -> Stopped {
+        self.began = Some(Instant::now());
+        let deadline = self.deadline;
+        let blocked = AtomicBool::new(false);
+        let both = &mut self.both;
+        let wait = poll_fn(|cx| {
+            let start = Instant::now();
+            let poll = both.poll(cx);
+            if poll.is_ready() && start <= deadline && Instant::now() > deadline {
+                blocked.store(true, Ordering::Relaxed);
+            }
+            poll
+        });
+        let _ = tokio::time::timeout_at(deadline, wait).await;
+        let late = blocked.into_inner();
+        self.finish(late, Instant::now())
+    }
+
+    /// What happened. At the deadline both are dropped, here, before the caller reports
+    /// the service stopped (which lets its dependencies stop): the interrupted run lives
+    /// in the caller's slot, which would otherwise keep it until the task ends.
+    fn finish(self, late: bool, ended: Instant) -> Stopped {
+        let Self {
+            mut both,
+            deadline,
+            began,
+            had_run,
+        } = self;
         both.run.set(None);
         both.stop = None;
         let finished =
