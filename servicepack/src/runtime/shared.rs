@@ -217,16 +217,21 @@ impl Shared {
             .finished(&self.plan, node, |dep| self.after_cancel(dep));
     }
 
-    /// `node`'s token was just cancelled. Its supervisor calls `stop` when it sees that,
-    /// unless it is inside a poll of `run`, which may be blocking its thread: then a
-    /// watcher task checks again after [`RESCUE_GRACE`], and if the supervisor is still
-    /// in that same poll, calls `stop` on a task of its own (SPEC §4.7).
+    /// `node`'s turn to stop has come: cancels its token. Its supervisor calls `stop` when
+    /// it sees that, unless it is inside a poll of `run`, which may be blocking its
+    /// thread: then a watcher task checks again after [`RESCUE_GRACE`], and if the
+    /// supervisor is still in that same poll, calls `stop` on a task of its own (SPEC
+    /// §4.7).
     fn after_cancel(self: &Arc<Self>, node: usize) {
-        self.tasks[node].cancelled.store(true, Ordering::SeqCst);
+        let slot = &self.tasks[node];
+        // The flag before the token: a `run` that returns because it saw its token
+        // cancelled is seen as interrupted, not as having exited by itself.
+        slot.cancelled.store(true, Ordering::SeqCst);
         // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
         // cancellation before it polls `run`, or this sees it polling.
         fence(Ordering::SeqCst);
-        self.tasks[node].wake_watcher();
+        self.walk.token(node).cancel();
+        slot.wake_watcher();
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);
         if polls.is_multiple_of(2) {
             return;
@@ -491,8 +496,9 @@ impl TaskSlot {
         let mut inner = self.lock();
         match (&inner.restart, inner.finished) {
             (Some(token), false) => {
-                token.cancel();
+                // The flag first, as for the turn to stop (`Shared::after_cancel`).
                 self.restarted.store(true, Ordering::SeqCst);
+                token.cancel();
                 if let Some(watcher) = inner.watcher.take() {
                     drop(inner);
                     watcher.wake();

@@ -78,14 +78,13 @@ impl StopWalk {
     }
 
     /// Shutdown has begun: releases the hold it had on every service, so those that no
-    /// unfinished dependent holds stop now; `stopped` hears of each. Once per run; the
-    /// shutdown window must be set before.
+    /// unfinished dependent holds stop now: `stopped` is called for each, and cancels its
+    /// token. Once per run; the shutdown window must be set before.
     pub(crate) fn begin(&self, plan: &Plan, mut stopped: impl FnMut(usize)) {
         for node in 0..self.tokens.len() {
             if plan.dependents(node).is_empty() {
                 // Shutdown was its only hold: no need to count (one atomic write less
                 // per service, which matters when ten thousand stop at once).
-                self.tokens[node].cancel();
                 stopped(node);
             } else if self.release(node) {
                 stopped(node);
@@ -94,7 +93,8 @@ impl StopWalk {
     }
 
     /// `node`'s supervisor has finished: releases its hold on each of its dependencies;
-    /// `stopped` hears of each whose turn to stop came. Once per supervisor.
+    /// `stopped` is called for each whose turn to stop came, and cancels its token. Once
+    /// per supervisor.
     pub(crate) fn finished(&self, plan: &Plan, node: usize, mut stopped: impl FnMut(usize)) {
         for &dep in plan.dependencies(node) {
             if self.release(dep) {
@@ -108,17 +108,12 @@ impl StopWalk {
         self.abandoned.store(true, Ordering::Release);
     }
 
-    /// Releases one hold on `node`; the last one lets it stop (and says so). The
+    /// Releases one hold on `node`; `true` when it was the last one. The
     /// release ordering makes everything the releasing dependents did happen before
     /// `node` stops.
     fn release(&self, node: usize) -> bool {
-        if self.holds[node].fetch_sub(1, Ordering::AcqRel) == 1
+        self.holds[node].fetch_sub(1, Ordering::AcqRel) == 1
             && !self.abandoned.load(Ordering::Acquire)
-        {
-            self.tokens[node].cancel();
-            return true;
-        }
-        false
     }
 }
 
