@@ -66,8 +66,9 @@ pub trait Service: Send + Sync + 'static {
     }
 }
 
-/// The future of the default `stop`: done at once, and zero-sized.
-struct Stopped;
+/// The future of the default `stop`: done at once, and zero-sized. The runtime knows it
+/// by its type and does not call a default `stop` at all.
+pub(crate) struct Stopped;
 
 impl Future for Stopped {
     type Output = Result<()>;

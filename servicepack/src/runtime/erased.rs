@@ -17,6 +17,9 @@ use crate::{Context, Result, Service};
 pub(crate) trait ErasedService: Send + Sync + 'static {
     fn run(&self, ctx: Context) -> RunFuture<'_>;
     fn stop(&self, ctx: Context) -> RunFuture<'_>;
+    /// Whether the service has a `stop` of its own (not the default, which does nothing
+    /// and which the runtime does not call).
+    fn has_stop(&self) -> bool;
     /// The service as its own type, for a command dispatched to the running instance.
     #[cfg_attr(
         not(feature = "ops"),
@@ -34,9 +37,24 @@ impl<S: Service> ErasedService for S {
         Box::pin(Service::stop(self, ctx))
     }
 
+    fn has_stop(&self) -> bool {
+        !stop_is_default::<S>()
+    }
+
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
     }
+}
+
+/// Whether `S` keeps the default `stop`: its future is the default's own type. (Type
+/// names are compared, since the future borrows the service and so has no `TypeId`; the
+/// default's type is private to this crate, so no other future has its name. Were the
+/// names ever to differ for the same type, the default would merely be called.)
+fn stop_is_default<S: Service>() -> bool {
+    fn future_name<'a, S: Service, F: Future>(_: fn(&'a S, Context) -> F) -> &'static str {
+        std::any::type_name::<F>()
+    }
+    future_name::<S, _>(<S as Service>::stop) == std::any::type_name::<crate::service::Stopped>()
 }
 
 /// A shared, type-erased service: reference counted, or, for a zero-sized type with
@@ -99,4 +117,57 @@ where
     F: FnOnce() -> Result<S> + Send + 'static,
 {
     Box::new(move || construct().map(Shared::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    use super::*;
+
+    struct Plain;
+    impl Service for Plain {
+        async fn run(&self, _ctx: Context) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    struct WithStop;
+    impl Service for WithStop {
+        async fn run(&self, _ctx: Context) -> Result<()> {
+            Ok(())
+        }
+        async fn stop(&self, _ctx: Context) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A zero-sized future of the user's own, like the default's.
+    struct Done;
+    impl Future for Done {
+        type Output = Result<()>;
+        fn poll(self: Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> Poll<Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct ZeroSizedStop;
+    impl Service for ZeroSizedStop {
+        async fn run(&self, _ctx: Context) -> Result<()> {
+            Ok(())
+        }
+        fn stop(&self, _ctx: Context) -> impl Future<Output = Result<()>> + Send {
+            Done
+        }
+    }
+
+    /// Only the default `stop` is skipped; any `stop` of the service's own is called, a
+    /// zero-sized one too.
+    #[test]
+    fn only_the_default_stop_counts_as_none() {
+        assert!(!ErasedService::has_stop(&Plain));
+        assert!(ErasedService::has_stop(&WithStop));
+        assert!(ErasedService::has_stop(&ZeroSizedStop));
+    }
 }

@@ -145,12 +145,19 @@ impl Stopped {
 /// Who calls `stop`, and the rest of what a stop needs.
 pub(crate) struct StopRequest<'a> {
     pub(crate) service: &'a dyn ErasedService,
-    pub(crate) name: Name,
-    pub(crate) attempt: u32,
-    pub(crate) token: CancellationToken,
+    /// What `stop`'s context is made of; `None` for a service with the default `stop`,
+    /// which is not called.
+    pub(crate) context: Option<StopContext>,
     pub(crate) stop_timeout: Duration,
     pub(crate) window: Option<(Instant, Instant)>,
     pub(crate) claim: Claim,
+}
+
+/// The name, attempt and token of a `stop` context.
+pub(crate) struct StopContext {
+    pub(crate) name: Name,
+    pub(crate) attempt: u32,
+    pub(crate) token: CancellationToken,
 }
 
 /// Calls `stop` at once (unless another task did already, because `run` was blocking
@@ -186,16 +193,26 @@ impl<'a, 'r> StopWait<'a, 'r> {
     pub(crate) fn begin(request: StopRequest<'a>, run: Pin<&'r mut Option<RunFuture<'a>>>) -> Self {
         let StopRequest {
             service,
-            name,
-            attempt,
-            token,
+            context,
             stop_timeout,
             window,
             claim,
         } = request;
         let had_run = run.is_some();
-        let (stop, stop_result, deadline, began) = match claim {
-            Claim::Mine => {
+        let (stop, stop_result, deadline, began) = match (claim, context) {
+            (Claim::Mine, None) => {
+                // The default `stop` does nothing: it has returned.
+                let (deadline, began) = stop_deadline(stop_timeout, window);
+                (None, Some(Ok(())), deadline, began)
+            }
+            (
+                Claim::Mine,
+                Some(StopContext {
+                    name,
+                    attempt,
+                    token,
+                }),
+            ) => {
                 let (deadline, began) = stop_deadline(stop_timeout, window);
                 let ctx = Context::new(name, attempt, token, None, Some(deadline));
                 // `stop` of a hand-written impl may panic before it returns its future.
@@ -204,7 +221,7 @@ impl<'a, 'r> StopWait<'a, 'r> {
                     Err(error) => (None, Some(Err(error)), deadline, began),
                 }
             }
-            Claim::Rescued(handle, deadline) => {
+            (Claim::Rescued(handle, deadline), _) => {
                 let stop: RunFuture<'a> = Box::pin(async move {
                     handle
                         .await

@@ -60,7 +60,7 @@ use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::peers::PeerError;
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
-use crate::runtime::shutdown::{Finished, StopRequest, StopWait, Stopped};
+use crate::runtime::shutdown::{Finished, StopContext, StopRequest, StopWait, Stopped};
 use crate::runtime::state::{ServiceState, TransitionToDone, TransitionToEnded, TransitionToReady};
 use crate::service::BoxFuture;
 use crate::{Context, Error, Policy, Result, RunError};
@@ -262,9 +262,7 @@ impl Life {
         }
         let request = StopRequest {
             service,
-            name: self.ctx_name(),
-            attempt: self.attempts.runs(),
-            token: self.shared.stop_token().clone(),
+            context: self.stop_context(service),
             stop_timeout: self.attempts.policy.stop_timeout,
             window: self.shared.shutdown_window(),
             claim,
@@ -347,6 +345,16 @@ impl Life {
             plan: self.shared.plan().clone(),
             node: self.node(),
         }
+    }
+
+    /// What a context for `service`'s `stop` is made of, unless it keeps the default
+    /// `stop` (not called: no context is made).
+    fn stop_context(&self, service: &dyn ErasedService) -> Option<StopContext> {
+        service.has_stop().then(|| StopContext {
+            name: self.ctx_name(),
+            attempt: self.attempts.runs(),
+            token: self.shared.stop_token().clone(),
+        })
     }
 
     /// The token of the current attempt; cancelled when the service's turn to stop

@@ -54,9 +54,7 @@ impl Life {
         });
         let request = StopRequest {
             service,
-            name: self.ctx_name(),
-            attempt: self.attempts.runs(),
-            token: self.shared.stop_token().clone(),
+            context: self.stop_context(service),
             stop_timeout: self.attempts.policy.stop_timeout,
             window: self.shared.shutdown_window(),
             claim: Claim::Mine,
