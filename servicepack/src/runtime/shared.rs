@@ -509,6 +509,12 @@ impl TaskSlot {
         }
     }
 
+    /// Whether the service's turn to stop has come (its token is cancelled, or about to
+    /// be): an atomic read, where the token's own check takes a lock.
+    pub(crate) fn turn_to_stop(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
     /// Whether the service's token was cancelled (its turn to stop), or, with
     /// `restarts`, a restart cancelled the current attempt's.
     fn interrupted(&self, restarts: bool) -> bool {

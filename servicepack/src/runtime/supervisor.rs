@@ -117,7 +117,7 @@ impl Supervisor {
         let life = Life {
             node: u32::try_from(node).expect("fewer than 2^32 services"),
             _tracked: shared.track(),
-            run_token: shared.token(node).clone(),
+            run_token: None,
             shared,
             state: ServiceState::new(),
             slot_released: false,
@@ -204,7 +204,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                         break false;
                     }
                 };
-                if interrupted && !life.walk_token().is_cancelled() {
+                if interrupted && !life.slot().turn_to_stop() {
                     // A restart ended the attempt: `stop` as at shutdown, then a fresh one
                     // (or, if shutdown began meanwhile, the wait for this service's turn).
                     Box::pin(life.restart_stop(&*service, run.as_mut())).await;
@@ -301,9 +301,10 @@ pub(crate) struct Life {
     /// Whether the task has taken the service back from its slot (`finish`).
     slot_released: bool,
     attempts: Attempts,
-    /// The token of the current attempt: the service's own token, or with restartable
-    /// services a child of it that a restart cancels.
-    run_token: CancellationToken,
+    /// With restartable services, the token of the current attempt: a child of the
+    /// service's own token, which a restart cancels. `None`: the service's own token
+    /// (borrowed from the walk, not cloned: a clone takes the token's lock).
+    run_token: Option<CancellationToken>,
     /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
     /// waits for the tracker to empty, finds them.
     _tracked: TaskTrackerToken,
@@ -360,7 +361,7 @@ impl Life {
     /// The token of the current attempt; cancelled when the service's turn to stop
     /// comes, or by a restart.
     fn token(&self) -> &CancellationToken {
-        &self.run_token
+        self.run_token.as_ref().unwrap_or_else(|| self.walk_token())
     }
 
     /// The service's own token; cancelled when its turn to stop comes.
@@ -484,8 +485,9 @@ impl Life {
         // The attempt's restart token is in the slot before the status says `starting`
         // (or `ready`): whoever sees the state can restart it.
         if self.shared.restartable() {
-            self.run_token = self.walk_token().child_token();
-            self.slot().attempt_began(self.run_token.clone());
+            let token = self.walk_token().child_token();
+            self.slot().attempt_began(token.clone());
+            self.run_token = Some(token);
         }
         let starting = Lifecycle::Starting {
             attempt,
@@ -999,7 +1001,7 @@ mod size {
         Life {
             node: 0,
             _tracked: shared.track(),
-            run_token: shared.token(0).clone(),
+            run_token: None,
             shared,
             state: ServiceState::new(),
             slot_released: false,
