@@ -362,14 +362,26 @@ struct SlotInner {
     held: Held,
     /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
     stop_timeout: u64,
-    /// When the current (or last) attempt started (only kept with `retry_reset`, so
-    /// boxed: 8 bytes for every other service).
-    attempt_started: Option<Box<Instant>>,
+    /// What only some services need, boxed: 8 bytes for every other service.
+    cold: Option<Box<ColdSlot>>,
+}
+
+/// The rarely used part of a [`SlotInner`].
+#[derive(Default)]
+struct ColdSlot {
+    /// When the current (or last) attempt started (only kept with `retry_reset`).
+    attempt_started: Option<Instant>,
     /// A `stop` called from another task, and its deadline.
-    rescued: Option<Box<(AbortOnDropHandle<Result<()>>, Instant)>>,
+    rescued: Option<(AbortOnDropHandle<Result<()>>, Instant)>,
     /// The token of the current attempt, when services are restartable: a restart
     /// cancels it.
     restart: Option<CancellationToken>,
+}
+
+impl SlotInner {
+    fn cold(&mut self) -> &mut ColdSlot {
+        self.cold.get_or_insert_default()
+    }
 }
 
 #[derive(Default)]
@@ -463,12 +475,15 @@ impl TaskSlot {
 
     /// An attempt starts now (kept only with `retry_reset`).
     pub(crate) fn set_attempt_started(&self, at: Instant) {
-        self.lock().attempt_started = Some(Box::new(at));
+        self.lock().cold().attempt_started = Some(at);
     }
 
     /// When the current (or last) attempt started, with `retry_reset`.
     pub(crate) fn attempt_started(&self) -> Option<Instant> {
-        self.lock().attempt_started.as_deref().copied()
+        self.lock()
+            .cold
+            .as_ref()
+            .and_then(|cold| cold.attempt_started)
     }
 
     /// The service, once constructed and until its task finishes.
@@ -486,7 +501,7 @@ impl TaskSlot {
     /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
     pub(crate) fn attempt_began(&self, token: CancellationToken) {
         let mut inner = self.lock();
-        inner.restart = Some(token);
+        inner.cold().restart = Some(token);
         self.restarted.store(false, Ordering::SeqCst);
     }
 
@@ -494,7 +509,8 @@ impl TaskSlot {
     /// `false` when no attempt has begun yet (or the task has finished).
     pub(crate) fn restart(&self) -> bool {
         let mut inner = self.lock();
-        match (&inner.restart, inner.finished) {
+        let restart = inner.cold.as_ref().and_then(|cold| cold.restart.as_ref());
+        match (restart, inner.finished) {
             (Some(token), false) => {
                 // The flag first, as for the turn to stop (`Shared::after_cancel`).
                 self.restarted.store(true, Ordering::SeqCst);
@@ -565,8 +581,8 @@ impl TaskSlot {
             return Claim::Mine;
         }
         // Rescued: the rescue stored its task under the lock before it let go.
-        match self.lock().rescued.take() {
-            Some(rescued) => Claim::Rescued(rescued.0, rescued.1),
+        match self.lock().cold().rescued.take() {
+            Some((handle, deadline)) => Claim::Rescued(handle, deadline),
             None => Claim::Mine,
         }
     }
@@ -590,7 +606,7 @@ impl TaskSlot {
         }
         let service = service.clone();
         let stop_timeout = Duration::from_nanos(inner.stop_timeout);
-        inner.rescued = Some(Box::new(spawn(service, stop_timeout)));
+        inner.cold().rescued = Some(spawn(service, stop_timeout));
     }
 }
 
