@@ -295,8 +295,20 @@ impl Shared {
         }
         self.shutdown.cancel();
         // Whoever still waits for a dependency gives up (and reports itself skipped).
-        for gate in self.gates.iter().flatten() {
-            gate.settle(GateState::Skipped);
+        for node in 0..self.gates.len() {
+            self.settle_gate(node, GateState::Skipped);
+        }
+    }
+
+    /// Settles `node`'s gate as `state` (unless it has settled already) and wakes the
+    /// dependents waiting on it.
+    pub(crate) fn settle_gate(&self, node: usize, state: GateState) {
+        if let Some(gate) = self.gate(node)
+            && gate.settle(state)
+        {
+            for &dependent in self.plan.dependents(node) {
+                self.tasks[dependent].wake_watcher();
+            }
         }
     }
 
@@ -352,9 +364,10 @@ pub(crate) struct TaskSlot {
 struct SlotInner {
     /// The task's handle (`None` before it is spawned, or once aborted).
     task: Option<JoinHandle<()>>,
-    /// The supervisor, while it watches a running attempt: woken when the attempt is
-    /// interrupted (its token cancelled). Here rather than a wait on the token inside
-    /// the task, which would cost every idle supervisor 72 bytes.
+    /// The supervisor, while it waits for its dependencies or watches a running attempt:
+    /// woken when a dependency settles or the attempt is interrupted (its token
+    /// cancelled). Here rather than a wait on a token inside the task, which would cost
+    /// every idle supervisor 72 bytes.
     watcher: Option<std::task::Waker>,
     finished: bool,
     /// The constructor until the task takes it (kept here, not in the task: every
@@ -547,13 +560,7 @@ impl TaskSlot {
         if self.interrupted(restarts) {
             return Poll::Ready(());
         }
-        {
-            let mut inner = self.lock();
-            match &mut inner.watcher {
-                Some(watcher) if watcher.will_wake(cx.waker()) => {}
-                watcher => *watcher = Some(cx.waker().clone()),
-            }
-        }
+        self.register_watcher(cx);
         // An interruption that took the (empty) watcher before it was stored has set
         // its flag before that: it is seen here.
         if self.interrupted(restarts) {
@@ -562,7 +569,17 @@ impl TaskSlot {
         Poll::Pending
     }
 
-    /// Wakes the supervisor if it watches a running attempt (after its flag is set).
+    /// Has the task of `cx` woken at the next interruption or settled dependency (whoever
+    /// wakes it has changed what it checks first; it checks again after this).
+    pub(crate) fn register_watcher(&self, cx: &mut std::task::Context<'_>) {
+        let mut inner = self.lock();
+        match &mut inner.watcher {
+            Some(watcher) if watcher.will_wake(cx.waker()) => {}
+            watcher => *watcher = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Wakes the supervisor if it waits (after what it waits for has changed).
     fn wake_watcher(&self) {
         let watcher = self.lock().watcher.take();
         if let Some(watcher) = watcher {
@@ -641,10 +658,11 @@ impl RunGuard<'_> {
     }
 }
 
-/// What the dependents of one service wait for: it settles once, ready or not.
+/// What the dependents of one service wait for: it settles once, ready or not. A
+/// dependent waits through its task slot's waker ([`Shared::settle_gate`] wakes them),
+/// so a gate is one byte.
 pub(crate) struct Gate {
     state: AtomicU8,
-    settled: CancellationToken,
 }
 
 /// How a [`Gate`] settled (or not yet).
@@ -675,26 +693,23 @@ impl Gate {
     pub(crate) fn new() -> Self {
         Self {
             state: AtomicU8::new(GateState::Pending as u8),
-            settled: CancellationToken::new(),
         }
     }
 
-    /// Settles the gate as `state`, unless it is settled already.
-    pub(crate) fn settle(&self, state: GateState) {
-        let settled = self.state.compare_exchange(
-            GateState::Pending as u8,
-            state as u8,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
-        if settled.is_ok() {
-            self.settled.cancel();
-        }
+    /// Settles the gate as `state`, unless it is settled already; whether it did.
+    fn settle(&self, state: GateState) -> bool {
+        self.state
+            .compare_exchange(
+                GateState::Pending as u8,
+                state as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
     }
 
-    /// Waits until the gate settles; how it did.
-    pub(crate) async fn settled(&self) -> GateState {
-        self.settled.cancelled().await;
+    /// How the gate settled, or [`GateState::Pending`].
+    pub(crate) fn state(&self) -> GateState {
         GateState::from_u8(self.state.load(Ordering::Acquire))
     }
 }

@@ -18,14 +18,14 @@
 //! To name the services still stopping (the budget ran out, or a forced exit), it asks
 //! each supervisor task whether it has finished.
 //!
-//! Stopping one service ([`stop_service`]) happens in its own supervisor task once its
-//! token is cancelled: `stop` is called at once, not after `run` returns, so `stop` can
-//! unblock a `run` that ignores the token. Both futures are then polled together until
-//! both have returned or the deadline passes (the smaller of `stop_timeout` and what is
-//! left of the shutdown budget); at the deadline both are dropped. When both return in
-//! their first poll (a service that honours its token, with the default `stop`), and
-//! `stop_timeout` is not shorter than the budget (the defaults), neither the clock nor a
-//! timer is touched.
+//! Stopping one service ([`StopWait`]) happens in its own supervisor task once its turn
+//! has come: `stop` is called at once, not after `run` returns, so `stop` can unblock a
+//! `run` that ignores the token (the default `stop`, which does nothing, is not called).
+//! Both futures are then polled together until both have returned or the deadline
+//! passes (the smaller of `stop_timeout` and what is left of the shutdown budget); at
+//! the deadline both are dropped. When both return in their first poll (a service that
+//! honours its token), no timer is made and nothing is boxed; the clock is read once,
+//! to tell a poll that blocked its thread past the deadline.
 
 use std::future::poll_fn;
 use std::pin::Pin;

@@ -16,8 +16,10 @@
 //! Before shutdown, the task tells the coordinator when its service ends (no further
 //! run will start) with a message on one unbounded channel: the coordinator counts what
 //! is left running, and a fatal failure begins shutdown. After its last run the task
-//! idles on its token; when the reverse-edge walk cancels the token (`shutdown.rs`), the
-//! task calls `stop` at once, concurrently with a `run` that may still be going. When the
+//! idles until its turn to stop: the reverse-edge walk (`shutdown.rs`) flags it in the
+//! service's task slot, cancels the service's token and wakes the task through the
+//! slot's waker; the task then calls `stop` at once, concurrently with a `run` that may
+//! still be going (a service that keeps the default `stop` has nothing to call). When the
 //! task finishes (which it notes when its state is dropped, so even an aborted or
 //! panicking task does), it leaves its problems in a shared list, releases its holds on
 //! its dependencies' stops, and drops its `TaskTracker` token; the tracker wakes the
@@ -413,31 +415,37 @@ impl Life {
     }
 
     fn settle(&self, state: GateState) {
-        if let Some(gate) = self.shared.gate(self.node()) {
-            gate.settle(state);
-        }
+        self.shared.settle_gate(self.node(), state);
     }
 
-    /// Waits until every dependency is ready; the reason to skip this service if one
-    /// will never be, or if shutdown begins first.
-    async fn wait_for_dependencies(&self) -> Result<(), Skip<'_>> {
+    /// Ready once every dependency is ready, or with the reason to skip this service if
+    /// one never will be (the first such in order), or if shutdown began first (it
+    /// settles every pending gate). Until then the task is woken when one settles.
+    fn poll_dependencies(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Skip<'_>>> {
         let shared = &*self.shared;
+        let mut registered = false;
         for &dep in shared.plan().dependencies(self.node()) {
             let Some(gate) = shared.gate(dep) else {
                 continue;
             };
-            // Shutdown settles every pending gate, so one wait covers both.
+            let mut state = gate.state();
+            if state == GateState::Pending && !registered {
+                // Registered, then checked again: a settle that found no waker to wake
+                // settled the gate before it looked.
+                self.slot().register_watcher(cx);
+                registered = true;
+                state = gate.state();
+            }
             let name = shared.plan().name(dep);
-            match gate.settled().await {
+            match state {
                 GateState::Ready => {}
-                GateState::Failed => return Err(Skip::DependencyFailed(name)),
-                _ if shared.shutdown_began() => return Err(Skip::ShutdownBegan),
-                GateState::Skipped | GateState::Pending => {
-                    return Err(Skip::DependencySkipped(name));
-                }
+                GateState::Pending => return Poll::Pending,
+                GateState::Failed => return Poll::Ready(Err(Skip::DependencyFailed(name))),
+                _ if shared.shutdown_began() => return Poll::Ready(Err(Skip::ShutdownBegan)),
+                GateState::Skipped => return Poll::Ready(Err(Skip::DependencySkipped(name))),
             }
         }
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 
     /// The task is finished: ends the service (if it has not ended yet), leaves the
@@ -570,9 +578,7 @@ impl Life {
     async fn may_start(&mut self) -> bool {
         let mut waited = Ok(());
         if !self.shared.plan().dependencies(self.node()).is_empty() {
-            // Boxed: only services with dependencies wait, and the supervisor future of
-            // every service would carry the wait.
-            waited = Box::pin(self.wait_for_dependencies()).await;
+            waited = poll_fn(|cx| self.poll_dependencies(cx)).await;
         }
         if waited.is_ok() && self.shared.shutdown_began() {
             waited = Err(Skip::ShutdownBegan);
