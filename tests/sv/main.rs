@@ -113,6 +113,13 @@ fn directories_under_runsvdir_svscan_and_s6_svscan_agree_too() {
 /// other; both must reach the outcome written beside it (state, want up, want down):
 /// the real tool shows the table is right, ours that we do the same.
 fn same_effect(supervisor: Supervisor, real: &str, flag: impl Fn(Control) -> Vec<String>) {
+    // The `hup` step needs SIGHUP's default action in the supervised `sleep`, and an
+    // ignored signal stays ignored across `exec`.
+    assert!(
+        !sighup_ignored(),
+        "SIGHUP is ignored in this test process (started under `nohup`?), so `sleep` \
+         would ignore `hup`: run the tests without it"
+    );
     // runit and s6 record `once` as "want down"; daemontools as no preference at all.
     let once_wants_down = supervisor != Supervisor::Daemontools;
     let ours = Supervised::start(supervisor, "ours", None);
@@ -157,6 +164,19 @@ fn same_effect(supervisor: Supervisor, real: &str, flag: impl Fn(Control) -> Vec
             );
         }
     }
+}
+
+/// Whether this process ignores SIGHUP (bit 0 of `SigIgn` in `/proc/self/status`).
+fn sighup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status
+                .lines()
+                .find_map(|line| line.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & 1 != 0)
 }
 
 #[test]
