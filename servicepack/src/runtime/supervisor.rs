@@ -8,7 +8,7 @@
 //! a gate that settles without readiness, or the beginning of shutdown, makes it skip
 //! its service.
 //! Then it constructs the service (lazily: a service that never starts is never built)
-//! and loops over attempts: each calls `run` with a fresh [`Context`] and drives the
+//! and loops over attempts: each calls `run` with a fresh [`Context`](crate::Context) and drives the
 //! future (inside `catch_unwind`, so a panic is an error) until it returns, until the
 //! service's token is cancelled, or, for `notify_ready` services, until `ready_timeout`
 //! passes without `ctx.ready()`. The retry arithmetic lives in `retry.rs`.

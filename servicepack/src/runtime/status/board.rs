@@ -243,7 +243,9 @@ impl StatusBoard {
         self.record_at(node, None, update)
     }
 
-    /// [`record`](Self::record), at `at` (a clock reading the caller has anyway) or now.
+    /// Records a change of service `node`'s cell through `update`, at `at` (a clock
+    /// reading the caller has anyway) or now; what `update` returns (`None` before the
+    /// plan is known).
     pub(crate) fn record_at<R>(
         &self,
         node: usize,
@@ -428,7 +430,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The edit of one service's cell inside [`StatusBoard::record`].
+/// The edit of one service's cell inside [`StatusBoard::record_at`].
 pub(crate) struct CellUpdate<'a> {
     cell: &'a mut Cell,
     /// The wall clock, read once for the edit.
