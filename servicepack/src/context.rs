@@ -1,9 +1,9 @@
 //! What a running service sees of the runtime.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Poll, Waker};
 
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -50,18 +50,26 @@ pub struct Context {
     attempt: u32,
 }
 
-/// The one-shot "ready" flag of a `notify_ready` attempt: an atomic to check, a
-/// `Notify` to wait on.
+/// The one-shot "ready" flag of a `notify_ready` attempt: an atomic to check, and the
+/// waker of the supervisor waiting on it (a waker, not a `Notify`: the supervisor polls
+/// it by hand, next to the attempt and the readiness timeout).
 #[derive(Debug, Default)]
 pub(crate) struct ReadyLatch {
     set: AtomicBool,
-    notify: Notify,
+    waiter: Mutex<Option<Waker>>,
 }
 
 impl ReadyLatch {
     fn set(&self) {
         if !self.set.swap(true, Ordering::AcqRel) {
-            self.notify.notify_waiters();
+            let waiter = self
+                .waiter
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(waiter) = waiter {
+                waiter.wake();
+            }
         }
     }
 
@@ -69,12 +77,23 @@ impl ReadyLatch {
         self.set.load(Ordering::Acquire)
     }
 
-    /// Resolves once the flag is set.
-    pub(crate) async fn wait(&self) {
-        // Made before the check, the `Notified` sees any `notify_waiters` after it.
-        let notified = self.notify.notified();
-        if !self.is_set() {
-            notified.await;
+    /// Ready once the flag is set; until then the task of `cx` is woken when it is.
+    pub(crate) fn poll_set(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.is_set() {
+            return Poll::Ready(());
+        }
+        {
+            let mut waiter = self.waiter.lock().unwrap_or_else(PoisonError::into_inner);
+            match &mut *waiter {
+                Some(waiter) if waiter.will_wake(cx.waker()) => {}
+                waiter => *waiter = Some(cx.waker().clone()),
+            }
+        }
+        // A `set` that took the (empty) waiter before it was stored set the flag first.
+        if self.is_set() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }

@@ -45,14 +45,13 @@
 //! the state is built before the task is spawned.
 
 use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
 use crate::context::{Name, ReadyLatch};
 use crate::runtime::catch;
@@ -68,9 +67,11 @@ use crate::{Error, Policy, Result, RunError};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 mod attempt;
+mod in_span;
 mod restart;
 
 use attempt::{Attempt, now};
+use in_span::InServiceSpan;
 
 /// A running attempt of `run`, boxed (see the module docs).
 pub(crate) type RunFuture<'a> = BoxFuture<'a, Result<()>>;
@@ -112,24 +113,24 @@ pub(crate) struct Supervisor {
 impl Supervisor {
     /// Spawns the supervisor task inside the service's `service` span.
     pub(crate) fn spawn(self) -> JoinHandle<()> {
-        let span = tracing::error_span!("service", service = %self.shared.plan().name(self.node));
         let Self {
             node,
             policy,
             shared,
         } = self;
+        let node = u32::try_from(node).expect("fewer than 2^32 services");
         let life = Life {
-            node: u32::try_from(node).expect("fewer than 2^32 services"),
+            node,
             _tracked: shared.track(),
             run_token: None,
-            shared,
+            shared: shared.clone(),
             state: ServiceState::new(),
             slot_released: false,
             attempts: Attempts::new(policy),
         };
         // Always the span wrapper, even when no subscriber wants the span (entering a
         // disabled one is a branch): one task type for every service.
-        tokio::spawn(supervise(life).instrument(span))
+        tokio::spawn(InServiceSpan::new(shared, node, supervise(life)))
     }
 }
 
@@ -168,7 +169,9 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
             // bytes) would push the task cell from 384 to 640 bytes, and the aligned
             // allocation of that cell, made by the one thread that spawns every supervisor,
             // costs start-up more than the box costs the worker that polls the attempt.
-            let mut run = pin!(None);
+            // Not pinned in place: a boxed future is `Unpin`, and a pinned local would
+            // keep a pointer to it in the task as well.
+            let mut run: Option<RunFuture<'_>> = None;
             // The outer loop goes round again only for a restart (`control.rs`).
             loop {
                 // The attempt loop lives here, not in a nested future, so that the state
@@ -177,22 +180,15 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                     if life.shared.shutdown_began() {
                         break false;
                     }
-                    // Called and first polled in the first poll of `Attempt`; a
-                    // `notify_ready` attempt not ready by then waits (boxed: rare, and the
-                    // supervisor future of every service would carry it).
-                    let attempted = Attempt::new(&mut life, &*service, run.as_mut()).await;
-                    let drive = match attempted {
-                        Ok(drive) => drive,
-                        Err(latch) => {
-                            Box::pin(life.await_ready_and_watch(run.as_mut(), latch)).await
-                        }
-                    };
-                    let result = match drive {
+                    // Called and first polled in the first poll of `Attempt`. Matched at
+                    // once, not bound: a named `Drive` would stay in the task's state
+                    // across the waits below (rustc keeps a partly moved local).
+                    let result = match Attempt::new(&mut life, &*service, &mut run).await {
                         Drive::Returned(result) => result,
                         Drive::Interrupted => break true,
                     };
                     // Normally empty already; a readiness timeout leaves the attempt to drop.
-                    run.set(None);
+                    run = None;
                     let Some(delay) = life.judge(result) else {
                         break false;
                     };
@@ -211,14 +207,14 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                 if interrupted && !life.slot().turn_to_stop() {
                     // A restart ended the attempt: `stop` as at shutdown, then a fresh one
                     // (or, if shutdown began meanwhile, the wait for this service's turn).
-                    Box::pin(life.restart_stop(&*service, run.as_mut())).await;
+                    Box::pin(life.restart_stop(&*service, Pin::new(&mut run))).await;
                     continue;
                 }
                 if !life.ran() {
                     break None;
                 }
                 if !interrupted {
-                    run.set(None);
+                    run = None;
                     // Until this service's turn to stop, or a restart (through the slot:
                     // a wait on the token would cost every supervisor 72 bytes).
                     poll_fn(|cx| life.slot().poll_interrupted(cx, true)).await;
@@ -229,22 +225,22 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                 }
                 // `stop` is called, and polled once with `run`, in this poll of the task;
                 // only a stop that does not finish there waits (boxed) for its deadline.
-                let slot = run.as_mut();
-                let first = now(|cx| {
+                // Matched at once, like the attempt's end above.
+                let slot = Pin::new(&mut run);
+                let wait = match now(|cx| {
                     let mut stop = life.begin_stop(&*service, slot);
                     match stop.poll_first(cx) {
                         Poll::Ready(()) => Ok(life.stopped(stop.first_done())),
                         Poll::Pending => Err(Box::pin(stop.wait())),
                     }
                 })
-                .await;
-                break Some(match first {
-                    Ok(problems) => problems,
-                    Err(wait) => {
-                        let outcome = wait.await;
-                        life.stopped(outcome)
-                    }
-                });
+                .await
+                {
+                    Ok(problems) => break Some(problems),
+                    Err(wait) => wait,
+                };
+                let outcome = wait.await;
+                break Some(life.stopped(outcome));
             }
         };
         life.finish(service, problems);
@@ -379,10 +375,7 @@ impl Life {
 
     /// What every poll of `run` goes through.
     fn guard(&self) -> RunGuard<'_> {
-        RunGuard {
-            slot: self.slot(),
-            token: self.token(),
-        }
+        RunGuard { slot: self.slot() }
     }
 
     /// No further run will start: settles the gate (if not ready, dependents give up)
@@ -783,17 +776,18 @@ mod size {
     }
 
     /// Every idle service costs one supervisor task, so its future must stay small: at
-    /// most 280 bytes keeps tokio's task cell at 384 bytes (header, scheduler, trailer and
-    /// the 128-byte alignment take the rest). A regression here (a big local kept across
-    /// an await) costs memory and start-up time per service. One future type serves
-    /// every service type, and `run`'s future is boxed: a big one does not enlarge it.
+    /// most 152 bytes keeps tokio's task cell at 256 bytes (header, scheduler, trailer and
+    /// the 128-byte alignment take the rest; 153 bytes would make it 384). A regression
+    /// here (a big local kept across an await) costs memory and start-up time per
+    /// service. One future type serves every service type, and `run`'s future is boxed: a
+    /// big one does not enlarge it.
     #[test]
     fn supervisor_future_stays_small() {
         let life = life();
         life.slot().keep_construct(erased::lazy(|| Ok(Big)));
-        let task = supervise(life).instrument(tracing::Span::none());
+        let task = InServiceSpan::new(life.shared.clone(), life.node, supervise(life));
         let size = std::mem::size_of_val(&task);
-        assert!(size <= 280, "the supervisor future grew to {size} bytes");
+        assert!(size <= 152, "the supervisor future grew to {size} bytes");
         // However big a `run` future is, it lives in its box.
         assert!(run_size(&Big) > 4096);
     }

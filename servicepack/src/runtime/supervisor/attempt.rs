@@ -7,17 +7,16 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::{Begun, Drive, Life, RunFuture};
+use crate::Context;
 use crate::context::ReadyLatch;
 use crate::runtime::catch::{self, NotReady};
 use crate::runtime::erased::ErasedService;
 use crate::runtime::lifecycle::{self, Lifecycle};
 use crate::runtime::shared::RunGuard;
-use crate::{Context, Result};
 
 impl Life {
     /// Starts an attempt: calls `run` into `slot` and polls it once, with the task's
@@ -82,27 +81,6 @@ impl Life {
         returned.map_or(Begun::Running, Begun::Ended)
     }
 
-    /// The rest of a `notify_ready` attempt that was not ready in its first poll: the
-    /// readiness wait, then (ready) the watch until it returns or is interrupted.
-    pub(super) async fn await_ready_and_watch(
-        &mut self,
-        mut slot: Pin<&mut Option<RunFuture<'_>>>,
-        latch: Arc<ReadyLatch>,
-    ) -> Drive {
-        let timeout = self.attempts.policy.ready_timeout;
-        let guard = self.guard();
-        let mut drive = wait_ready(slot.as_mut(), &guard, &latch, timeout).await;
-        if latch.is_set() {
-            // Ready, possibly in the very poll that ended the wait: it made it.
-            self.became_ready(None, &mut drive);
-        }
-        match drive {
-            Some(drive) => drive,
-            // `wait_ready` polled `run` in this poll of the task.
-            None => Watch::after_poll(self.guard(), slot).await,
-        }
-    }
-
     /// The attempt called `ctx.ready()` (at `at`, or now): records it, opens the gate,
     /// and forgives a readiness timeout that lost the race.
     fn became_ready(&mut self, at: Option<Instant>, drive: &mut Option<Drive>) {
@@ -129,86 +107,142 @@ pub(super) fn now<T>(f: impl FnOnce(&mut std::task::Context<'_>) -> T) -> impl F
 }
 
 /// One attempt of `run`: called and polled once in the first poll, then driven until it
-/// returns or is interrupted (the service's turn to stop, or a restart). Its output is
-/// how it ended, or, for a `notify_ready` attempt not ready in its first poll, the latch
-/// to wait on. Written out by hand (it is in every idle supervisor): three references
-/// and a flag, where an `async` block with a wait on the token would take 170 bytes.
+/// returns or is interrupted (the service's turn to stop, or a restart); a `notify_ready`
+/// attempt not ready in its first poll first waits for `ctx.ready()` within its
+/// `ready_timeout`. Its output is how it ended. Written out by hand (it is in every idle
+/// supervisor): two references and a phase, where an `async` block with a wait on the
+/// token would take 170 bytes.
 pub(super) struct Attempt<'a, 's> {
     life: &'a mut Life,
-    service: &'s dyn ErasedService,
-    run: Pin<&'a mut Option<RunFuture<'s>>>,
-    begun: bool,
+    run: &'a mut Option<RunFuture<'s>>,
+    phase: Phase<'s>,
+}
+
+/// Where an [`Attempt`] is.
+enum Phase<'s> {
+    /// Not called yet: the service to call `run` on.
+    Call(&'s dyn ErasedService),
+    /// Running (and ready, if readiness depends on it).
+    Watch,
+    /// A `notify_ready` attempt that has not called `ctx.ready()` yet (boxed: rare).
+    AwaitingReady(Box<ReadyWait>),
+}
+
+/// The wait of a `notify_ready` attempt for its `ctx.ready()`.
+pub(super) struct ReadyWait {
+    latch: Arc<ReadyLatch>,
+    timeout: Pin<Box<Sleep>>,
 }
 
 impl<'a, 's> Attempt<'a, 's> {
     pub(super) fn new(
         life: &'a mut Life,
         service: &'s dyn ErasedService,
-        run: Pin<&'a mut Option<RunFuture<'s>>>,
+        run: &'a mut Option<RunFuture<'s>>,
     ) -> Self {
         Self {
             life,
-            service,
             run,
-            begun: false,
+            phase: Phase::Call(service),
         }
     }
+
+    /// The wait for readiness is over (`ended`: how the attempt ended, `None`: ready
+    /// and running, `run` polled with this task's waker just now or in the first poll,
+    /// so only the interruption is checked).
+    fn after_ready_wait(
+        &mut self,
+        ended: Option<Drive>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Drive> {
+        self.phase = Phase::Watch;
+        match ended {
+            Some(drive) => Poll::Ready(drive),
+            None => self
+                .life
+                .slot()
+                .poll_interrupted(cx, true)
+                .map(|()| Drive::Interrupted),
+        }
+    }
+}
+
+/// One poll of the readiness wait: `run` (unless it was polled just now), then the latch,
+/// the interruption and the timeout, in that order. Resolves to how the attempt ended, or
+/// `None` once it is ready and running.
+fn poll_ready(
+    life: &mut Life,
+    run: &mut Option<RunFuture<'_>>,
+    wait: &mut ReadyWait,
+    cx: &mut std::task::Context<'_>,
+    just_polled: bool,
+) -> Poll<Option<Drive>> {
+    let guard = life.guard();
+    let mut ended = None;
+    if !just_polled && let Poll::Ready(Some(result)) = guard.poll(Pin::new(&mut *run), cx, false) {
+        ended = Some(Drive::Returned(result));
+    }
+    if ended.is_none() && wait.latch.poll_set(cx).is_pending() {
+        if guard.slot.poll_interrupted(cx, true).is_ready() {
+            ended = Some(Drive::Interrupted);
+        } else if wait.timeout.as_mut().poll(cx).is_ready() {
+            let timeout = life.attempts.policy.ready_timeout;
+            ended = Some(Drive::Returned(Err(NotReady { timeout }.into())));
+        } else {
+            return Poll::Pending;
+        }
+    }
+    // Ready, possibly in the very poll that ended the wait: it made it.
+    if wait.latch.is_set() {
+        life.became_ready(None, &mut ended);
+    }
+    Poll::Ready(ended)
 }
 
 impl Future for Attempt<'_, '_> {
-    type Output = Result<Drive, Arc<ReadyLatch>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if !this.begun {
-            this.begun = true;
-            return match this.life.begin_attempt(this.service, this.run.as_mut(), cx) {
-                Begun::Ended(drive) => Poll::Ready(Ok(drive)),
-                Begun::AwaitingReady(latch) => Poll::Ready(Err(latch)),
-                // `run` was just polled with this task's waker: it is next polled when it
-                // wakes the task, not at once (one poll of every service's `run` less).
-                Begun::Running => this
-                    .life
-                    .slot()
-                    .poll_interrupted(cx, true)
-                    .map(|()| Ok(Drive::Interrupted)),
-            };
-        }
-        watch(this.life.guard(), this.run.as_mut(), cx).map(Ok)
-    }
-}
-
-/// A running attempt, driven until it returns or is interrupted; made right after a
-/// poll of `run` in the same poll of the task (see [`Attempt`]).
-struct Watch<'a, 's> {
-    guard: RunGuard<'a>,
-    run: Pin<&'a mut Option<RunFuture<'s>>>,
-    just_polled: bool,
-}
-
-impl<'a, 's> Watch<'a, 's> {
-    fn after_poll(guard: RunGuard<'a>, run: Pin<&'a mut Option<RunFuture<'s>>>) -> Self {
-        Self {
-            guard,
-            run,
-            just_polled: true,
-        }
-    }
-}
-
-impl Future for Watch<'_, '_> {
     type Output = Drive;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Drive> {
         let this = self.get_mut();
-        if std::mem::take(&mut this.just_polled) {
-            return this
-                .guard
-                .slot
-                .poll_interrupted(cx, true)
-                .map(|()| Drive::Interrupted);
+        match &mut this.phase {
+            Phase::Call(service) => {
+                let service = *service;
+                this.phase = Phase::Watch;
+                match this
+                    .life
+                    .begin_attempt(service, Pin::new(&mut *this.run), cx)
+                {
+                    Begun::Ended(drive) => Poll::Ready(drive),
+                    Begun::AwaitingReady(latch) => {
+                        let timeout = this.life.attempts.policy.ready_timeout;
+                        let mut wait = Box::new(ReadyWait {
+                            latch,
+                            timeout: Box::pin(tokio::time::sleep(timeout)),
+                        });
+                        match poll_ready(this.life, this.run, &mut wait, cx, true) {
+                            Poll::Ready(ended) => this.after_ready_wait(ended, cx),
+                            Poll::Pending => {
+                                this.phase = Phase::AwaitingReady(wait);
+                                Poll::Pending
+                            }
+                        }
+                    }
+                    // `run` was just polled with this task's waker: it is next polled
+                    // when it wakes the task, not at once (one poll of every service's
+                    // `run` less).
+                    Begun::Running => this
+                        .life
+                        .slot()
+                        .poll_interrupted(cx, true)
+                        .map(|()| Drive::Interrupted),
+                }
+            }
+            Phase::AwaitingReady(wait) => match poll_ready(this.life, this.run, wait, cx, false) {
+                Poll::Ready(ended) => this.after_ready_wait(ended, cx),
+                Poll::Pending => Poll::Pending,
+            },
+            Phase::Watch => watch(this.life.guard(), Pin::new(&mut *this.run), cx),
         }
-        watch(this.guard, this.run.as_mut(), cx)
     }
 }
 
@@ -225,37 +259,5 @@ fn watch(
     match guard.poll(run, cx, false) {
         Poll::Ready(Some(result)) => Poll::Ready(Drive::Returned(result)),
         Poll::Ready(None) | Poll::Pending => Poll::Pending,
-    }
-}
-
-/// The run in `run` as a future, every poll through `guard`; an empty slot never
-/// resolves.
-fn drive<'a, 's, 'g>(
-    mut run: Pin<&'a mut Option<RunFuture<'s>>>,
-    guard: &'a RunGuard<'g>,
-) -> impl Future<Output = Result<()>> + use<'a, 's, 'g> {
-    std::future::poll_fn(move |cx| match guard.poll(run.as_mut(), cx, false) {
-        Poll::Ready(Some(result)) => Poll::Ready(result),
-        Poll::Ready(None) | Poll::Pending => Poll::Pending,
-    })
-}
-
-/// The readiness wait of a `notify_ready` attempt: it must call `ctx.ready()` within
-/// `ready_timeout`, or it fails (and the caller drops the run future, still in `run`).
-/// Returns how the attempt ended if it did, `None` when it is ready and still running.
-async fn wait_ready(
-    run: Pin<&mut Option<RunFuture<'_>>>,
-    guard: &RunGuard<'_>,
-    latch: &ReadyLatch,
-    ready_timeout: Duration,
-) -> Option<Drive> {
-    tokio::select! {
-        biased;
-        result = drive(run, guard) => Some(Drive::Returned(result)),
-        () = latch.wait() => None,
-        () = guard.token.cancelled() => Some(Drive::Interrupted),
-        () = tokio::time::sleep(ready_timeout) => {
-            Some(Drive::Returned(Err(NotReady { timeout: ready_timeout }.into())))
-        }
     }
 }
