@@ -1,5 +1,6 @@
 //! What a running service sees of the runtime.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Poll, Waker};
@@ -7,7 +8,7 @@ use std::task::{Poll, Waker};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::runtime::plan::Plan;
+use crate::runtime::plan::Names;
 
 /// A service's handle on the runtime: its name, the attempt number, the shutdown signal,
 /// and (for `notify_ready` services) the way to say "ready".
@@ -40,14 +41,57 @@ use crate::runtime::plan::Plan;
 #[derive(Clone, Debug)]
 pub struct Context {
     // Plain fields, no `Arc` of its own: the runtime makes one per attempt, and a clone
-    // is a few reference-count increments.
-    name: Name,
-    token: CancellationToken,
-    /// The readiness latch of a `notify_ready` attempt; `None` when readiness does not
-    /// depend on the service (it is ready as soon as `run` is called, or this is `stop`).
-    ready: Option<Arc<ReadyLatch>>,
-    deadline: Option<Instant>,
+    // is a few reference-count increments. 32 bytes: a `run` future holds its context
+    // twice (rustc keeps an `async fn`'s arguments as well as their moved copies), so
+    // every byte here is two in every service's boxed `run`.
+    /// The names of the run's services (one of its own for a detached context)…
+    names: Names,
+    /// …and which one is this service's.
+    node: u32,
     attempt: u32,
+    token: CancellationToken,
+    /// The readiness latch of a `notify_ready` attempt, or the deadline of a `stop`.
+    extra: Option<Arc<Extra>>,
+}
+
+/// What only some contexts carry, behind one pointer.
+#[derive(Debug)]
+pub(crate) enum Extra {
+    /// A `notify_ready` attempt's readiness.
+    Ready(ReadyLatch),
+    /// When the runtime stops waiting for a `stop` (or a post-stop hook).
+    Deadline(Instant),
+}
+
+impl Extra {
+    /// A fresh readiness latch.
+    pub(crate) fn ready() -> Arc<Self> {
+        Arc::new(Self::Ready(ReadyLatch::default()))
+    }
+
+    /// The readiness latch, if this is one.
+    pub(crate) fn latch(&self) -> Option<&ReadyLatch> {
+        match self {
+            Self::Ready(latch) => Some(latch),
+            Self::Deadline(_) => None,
+        }
+    }
+
+    /// Whether this is a readiness latch that is set.
+    pub(crate) fn is_set(&self) -> bool {
+        self.latch().is_some_and(ReadyLatch::is_set)
+    }
+
+    /// [`ReadyLatch::poll_set`] of a readiness latch (anything else is never set).
+    pub(crate) fn poll_set(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        self.latch()
+            .map_or(Poll::Pending, |latch| latch.poll_set(cx))
+    }
+
+    /// A `stop`'s deadline, or none.
+    pub(crate) fn deadline(deadline: Option<Instant>) -> Option<Arc<Self>> {
+        deadline.map(|deadline| Arc::new(Self::Deadline(deadline)))
+    }
 }
 
 /// The one-shot "ready" flag of a `notify_ready` attempt: an atomic to check, and the
@@ -98,29 +142,46 @@ impl ReadyLatch {
     }
 }
 
-/// A service's name: an index into the runtime's plan (no copy of the text per service),
-/// or its own text for a detached context.
+/// A service's name: an index into the run's names (no copy of the text per service),
+/// or a list of its own for a detached context.
 #[derive(Clone, Debug)]
-pub(crate) enum Name {
-    Plan { plan: Arc<Plan>, node: usize },
-    Own(Arc<str>),
+pub(crate) struct Name {
+    names: Names,
+    node: u32,
+}
+
+impl Name {
+    /// Service `node` of `names`.
+    pub(crate) fn of(names: &Names, node: usize) -> Self {
+        Self {
+            names: names.clone(),
+            node: u32::try_from(node).expect("fewer than 2^32 services"),
+        }
+    }
+
+    fn own(name: Cow<'static, str>) -> Self {
+        Self {
+            names: Arc::new(vec![name]),
+            node: 0,
+        }
+    }
 }
 
 impl From<&str> for Name {
     fn from(name: &str) -> Self {
-        Self::Own(name.into())
+        Self::own(Cow::Owned(name.to_owned()))
     }
 }
 
 impl From<String> for Name {
     fn from(name: String) -> Self {
-        Self::Own(name.into())
+        Self::own(Cow::Owned(name))
     }
 }
 
 impl From<Arc<str>> for Name {
     fn from(name: Arc<str>) -> Self {
-        Self::Own(name)
+        Self::own(Cow::Owned(name.as_ref().to_owned()))
     }
 }
 
@@ -129,30 +190,23 @@ impl Context {
     /// Cancel it with `ctx.token().cancel()`.
     #[must_use]
     pub fn detached(name: impl Into<Arc<str>>) -> Self {
-        Self::new(
-            Name::Own(name.into()),
-            1,
-            CancellationToken::new(),
-            None,
-            None,
-        )
+        Self::new(Name::from(name.into()), 1, CancellationToken::new(), None)
     }
 
-    /// The runtime's constructor: `ready` is the attempt's readiness latch (for
-    /// `notify_ready` services), `deadline` is set for `stop`.
+    /// The runtime's constructor: `extra` is the attempt's readiness latch (for
+    /// `notify_ready` services) or the deadline of a `stop`.
     pub(crate) fn new(
         name: Name,
         attempt: u32,
         token: CancellationToken,
-        ready: Option<Arc<ReadyLatch>>,
-        deadline: Option<Instant>,
+        extra: Option<Arc<Extra>>,
     ) -> Self {
         Self {
-            name,
-            token,
-            ready,
-            deadline,
+            names: name.names,
+            node: name.node,
             attempt,
+            token,
+            extra,
         }
     }
 
@@ -182,18 +236,15 @@ impl Context {
     /// again does nothing. Services without `notify_ready` are ready as soon as `run` is
     /// called, so for them this changes nothing.
     pub fn ready(&self) {
-        if let Some(ready) = &self.ready {
-            ready.set();
+        if let Some(latch) = self.extra.as_deref().and_then(Extra::latch) {
+            latch.set();
         }
     }
 
     /// The service name, as given by `#[service(name = ...)]` or derived from the type.
     #[must_use]
     pub fn name(&self) -> &str {
-        match &self.name {
-            Name::Plan { plan, node } => plan.name(*node),
-            Name::Own(name) => name,
-        }
+        &self.names[self.node as usize]
     }
 
     /// The run number, starting at 1; retries count up from there. In `stop` and in a
@@ -206,6 +257,58 @@ impl Context {
     /// In `stop`: when the runtime stops waiting for this service. `None` in `run`.
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        match self.extra.as_deref() {
+            Some(Extra::Deadline(deadline)) => Some(*deadline),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `run` future holds its context twice, and every idle service keeps its `run`
+    /// future: each byte here is two in every service's memory.
+    #[test]
+    fn context_stays_small() {
+        assert!(std::mem::size_of::<Context>() <= 32);
+    }
+
+    #[test]
+    fn a_detached_context_has_its_name_and_no_deadline() {
+        let ctx = Context::detached("worker");
+        assert_eq!(ctx.name(), "worker");
+        assert_eq!(ctx.attempt(), 1);
+        assert_eq!(ctx.deadline(), None);
+        // `ready` of a context without a latch changes nothing.
+        ctx.ready();
+        assert!(!ctx.is_cancelled());
+        ctx.token().cancel();
+        assert!(ctx.is_cancelled());
+    }
+
+    #[test]
+    fn a_stop_context_carries_its_deadline_and_a_run_context_its_latch() {
+        let deadline = Instant::now();
+        let stop = Context::new(
+            "db".into(),
+            3,
+            CancellationToken::new(),
+            Extra::deadline(Some(deadline)),
+        );
+        assert_eq!((stop.name(), stop.attempt()), ("db", 3));
+        assert_eq!(stop.deadline(), Some(deadline));
+        let latch = Extra::ready();
+        let run = Context::new(
+            "db".into(),
+            1,
+            CancellationToken::new(),
+            Some(latch.clone()),
+        );
+        assert_eq!(run.deadline(), None);
+        assert!(!latch.is_set());
+        run.clone().ready();
+        assert!(latch.is_set());
     }
 }

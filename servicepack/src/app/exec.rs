@@ -16,6 +16,7 @@ use crate::app::config::{Config, LogFormat};
 use crate::app::exit::{Exit, Signal};
 use crate::app::watchdog::{self, Ending, Stage};
 use crate::app::{AppInfo, Hook, signals};
+use crate::context::Extra;
 use crate::runtime::catch::{self, Panicked, chain};
 use crate::service::BoxFuture;
 use crate::{Context, Report, Result, Runner, ServiceDef, StatusHandle, format_duration};
@@ -100,7 +101,7 @@ async fn lifecycle(
         if pre_run_token.is_cancelled() {
             break;
         }
-        let ctx = Context::new("pre-run".into(), 1, pre_run_token.clone(), None, None);
+        let ctx = Context::new("pre-run".into(), 1, pre_run_token.clone(), None);
         if let Err(error) = call(hook(ctx)).await {
             ending.done();
             let number = index + 1;
@@ -179,7 +180,12 @@ async fn post_stop_hooks(
             reasons.push(reason);
             break;
         }
-        let ctx = Context::new("post-stop".into(), 1, token.clone(), None, deadline);
+        let ctx = Context::new(
+            "post-stop".into(),
+            1,
+            token.clone(),
+            Extra::deadline(deadline),
+        );
         let called = call(hook(ctx));
         let outcome = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, called).await.ok(),
@@ -286,7 +292,7 @@ pub(crate) fn command(
             return exit;
         }
         let name = service.unwrap_or(label);
-        let ctx = Context::new(name.into(), 1, token, None, None);
+        let ctx = Context::new(name.into(), 1, token, None);
         let future = match service {
             Some(service) => body(ctx).instrument(tracing::error_span!("service", service)),
             None => body(ctx).instrument(tracing::Span::none()),

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::context::Name;
+use crate::context::{Extra, Name};
 use crate::runtime::catch::{Panicked, chain};
 use crate::runtime::control::{Control, ControlError, ControlInner};
 use crate::runtime::erased::Instance;
@@ -230,14 +230,10 @@ impl Control {
         let token = dispatch.cancel.child_token();
         let deadline = Instant::now().checked_add(timeout);
         let ctx = Context::new(
-            Name::Plan {
-                plan: shared.plan().clone(),
-                node,
-            },
+            Name::of(shared.plan().names(), node),
             self.inner.board.attempt(node),
             token.clone(),
-            None,
-            deadline,
+            Extra::deadline(deadline),
         );
         drop(shared);
         let future = call(Instance(instance), ctx);

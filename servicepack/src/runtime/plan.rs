@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// Why a set of services cannot run: the graph is empty, has a name twice, or has a cycle.
 ///
@@ -106,6 +107,9 @@ impl Hasher for Fnv {
     }
 }
 
+/// Service names by node, shared.
+pub(crate) type Names = Arc<Vec<Cow<'static, str>>>;
+
 /// Edges of one direction in compressed form: node `i`'s targets are
 /// `targets[offsets[i]..offsets[i + 1]]`.
 #[derive(Debug, Clone, Default)]
@@ -126,7 +130,8 @@ impl Adjacency {
 /// by their index (`0..len()`), in the order given to [`Plan::new`].
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    names: Vec<Cow<'static, str>>,
+    /// Shared with every [`Context`](crate::Context) of the run (one pointer each).
+    names: Names,
     /// Node → the nodes it depends on (in the order first named, duplicates removed).
     deps: Adjacency,
     /// Node → the nodes that depend on it (in input order).
@@ -213,12 +218,17 @@ impl Plan {
             });
         }
         Ok(Self {
-            names,
+            names: Arc::new(names),
             deps,
             dependents,
             external,
             order,
         })
+    }
+
+    /// The names, by node.
+    pub(crate) fn names(&self) -> &Names {
+        &self.names
     }
 
     /// The number of services.

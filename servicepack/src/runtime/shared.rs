@@ -15,7 +15,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::{Instrument as _, Span};
 
-use crate::context::Name;
+use crate::context::{Extra, Name};
 use crate::runtime::catch;
 use crate::runtime::erased;
 use crate::runtime::lifecycle::{self, Lifecycle};
@@ -262,16 +262,11 @@ impl Shared {
             let span = self.tasks[node].span().clone();
             span.in_scope(|| lifecycle::emit(&self.status, node, &Lifecycle::Stopping));
             let deadline = stop_deadline(stop_timeout, self.shutdown_window.get().copied()).0;
-            let name = Name::Plan {
-                plan: self.plan.clone(),
-                node,
-            };
             let ctx = Context::new(
-                name,
+                Name::of(self.plan.names(), node),
                 self.status.attempt(node),
                 self.stop_token.clone(),
-                None,
-                Some(deadline),
+                Extra::deadline(Some(deadline)),
             );
             let stop = async move {
                 // `stop` of a hand-written impl may panic before it returns its future.

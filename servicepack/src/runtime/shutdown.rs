@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::Name;
+use crate::context::{Extra, Name};
 use crate::runtime::catch;
 use crate::runtime::erased::ErasedService;
 use crate::runtime::plan::Plan;
@@ -214,7 +214,7 @@ impl<'a, 'r> StopWait<'a, 'r> {
                 }),
             ) => {
                 let (deadline, began) = stop_deadline(stop_timeout, window);
-                let ctx = Context::new(name, attempt, token, None, Some(deadline));
+                let ctx = Context::new(name, attempt, token, Extra::deadline(Some(deadline)));
                 // `stop` of a hand-written impl may panic before it returns its future.
                 match catch::call(|| Ok(service.stop(ctx))) {
                     Ok(stop) => (Some(stop), None, deadline, began),

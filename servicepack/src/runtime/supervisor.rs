@@ -53,7 +53,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Name, ReadyLatch};
+use crate::context::{Extra, Name};
 use crate::runtime::catch;
 use crate::runtime::erased::{self, ErasedService};
 use crate::runtime::lifecycle::{self, Lifecycle, Skip};
@@ -93,7 +93,7 @@ enum Begun {
     /// It is running, and ready (or its readiness does not depend on it).
     Running,
     /// A `notify_ready` attempt that has not called `ctx.ready()` yet.
-    AwaitingReady(Arc<ReadyLatch>),
+    AwaitingReady(Arc<Extra>),
 }
 
 /// How one drive of a run future ended.
@@ -342,10 +342,7 @@ impl Life {
 
     /// The name for a `Context`: the plan and an index, no copy.
     fn ctx_name(&self) -> Name {
-        Name::Plan {
-            plan: self.shared.plan().clone(),
-            node: self.node(),
-        }
+        Name::of(self.shared.plan().names(), self.node())
     }
 
     /// What a context for `service`'s `stop` is made of, unless it keeps the default

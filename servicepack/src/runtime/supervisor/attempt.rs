@@ -12,7 +12,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::{Begun, Drive, Life, RunFuture};
 use crate::Context;
-use crate::context::ReadyLatch;
+use crate::context::Extra;
 use crate::runtime::catch::{self, NotReady};
 use crate::runtime::erased::ErasedService;
 use crate::runtime::lifecycle::{self, Lifecycle};
@@ -44,7 +44,7 @@ impl Life {
         };
         lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
         let policy = &self.attempts.policy;
-        let latch = policy.notify_ready.then(Arc::<ReadyLatch>::default);
+        let latch = policy.notify_ready.then(Extra::ready);
         if policy.retry_reset.is_some() {
             // In the slot, not the task: every byte of the task counts.
             self.slot().set_attempt_started(at);
@@ -54,7 +54,6 @@ impl Life {
             attempt,
             self.token().clone(),
             latch.clone(),
-            None,
         );
         // `run` of a hand-written impl may panic before it returns its future.
         let mut returned = match catch::call(|| Ok(service.run(ctx))) {
@@ -130,7 +129,7 @@ enum Phase<'s> {
 
 /// The wait of a `notify_ready` attempt for its `ctx.ready()`.
 pub(super) struct ReadyWait {
-    latch: Arc<ReadyLatch>,
+    latch: Arc<Extra>,
     timeout: Pin<Box<Sleep>>,
 }
 
