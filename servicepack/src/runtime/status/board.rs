@@ -45,9 +45,8 @@ struct Cell {
     failures: u32,
     /// Milliseconds since the Unix epoch (8 bytes where a `SystemTime` takes 16).
     since: Millis,
-    /// The same, 0 for none.
-    next_attempt_at: Millis,
-    /// The last error and the reason: rare, and big next to the rest, so boxed together.
+    /// The last error, the reason and the next attempt: rare, and big next to the rest,
+    /// so boxed together (48 bytes a cell instead of 56).
     extra: Option<Box<Extra>>,
     /// The rate limit of its repeated log lines: the second they were counted in, how
     /// many were logged in it, and how many were not.
@@ -62,6 +61,8 @@ struct Extra {
     last_error: Option<LastError>,
     /// What a `pending` service waits for beyond its local dependencies (a peer).
     reason: Option<Box<str>>,
+    /// When a `retrying` service's next attempt starts, like `since`; 0 for none.
+    next_attempt_at: Millis,
 }
 
 /// A wall-clock time in milliseconds since the Unix epoch.
@@ -207,7 +208,6 @@ impl StatusBoard {
                     restarts: 0,
                     failures: 0,
                     since: now,
-                    next_attempt_at: 0,
                     extra: None,
                     window: 0,
                     lines: 0,
@@ -400,8 +400,12 @@ impl StatusBoard {
                             .extra
                             .as_ref()
                             .and_then(|extra| extra.last_error.clone()),
-                        next_attempt_at: (cell.next_attempt_at > 0)
-                            .then(|| from_millis(cell.next_attempt_at)),
+                        next_attempt_at: cell
+                            .extra
+                            .as_ref()
+                            .map(|extra| extra.next_attempt_at)
+                            .filter(|&at| at > 0)
+                            .map(from_millis),
                         failures: cell.failures,
                         reason: cell
                             .extra
@@ -480,12 +484,12 @@ impl CellUpdate<'_> {
     /// The service enters `state`; leaving `retrying` clears `next_attempt_at`.
     pub(crate) fn state(&mut self, state: State) -> &mut Self {
         self.dirty = true;
-        if state != State::Retrying {
-            self.cell.next_attempt_at = 0;
-        }
         self.cell.state = state;
         if let Some(extra) = &mut self.cell.extra {
             extra.reason = None;
+            if state != State::Retrying {
+                extra.next_attempt_at = 0;
+            }
         }
         self
     }
@@ -524,7 +528,8 @@ impl CellUpdate<'_> {
     pub(crate) fn retry_in(&mut self, delay: Duration) -> &mut Self {
         self.dirty = true;
         let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        self.cell.next_attempt_at = self.now.saturating_add(delay).max(1);
+        self.cell.extra.get_or_insert_default().next_attempt_at =
+            self.now.saturating_add(delay).max(1);
         self
     }
 
@@ -560,7 +565,7 @@ mod tests {
 
     #[test]
     fn a_cell_stays_small() {
-        assert!(std::mem::size_of::<Mutex<Cell>>() <= 64);
+        assert!(std::mem::size_of::<Mutex<Cell>>() <= 56);
     }
 
     #[test]
