@@ -5,7 +5,7 @@
 //! The work splits in three: [`model`] reads the registry and the flags once and checks
 //! them; each renderer is a pure function from that [`Model`] to a list of
 //! [`Artifact`]s (a relative path and its text), so the same registry and flags give
-//! byte-identical files and the renderers are tested without touching a disk; [`write`]
+//! byte-identical files and the renderers are tested without touching a disk; [`write`](mod@write)
 //! is the only part that writes, and it holds the file-safety rules. [`cli`] glues them
 //! to the command line.
 

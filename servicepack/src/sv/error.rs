@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::Supervisor;
 
-/// Why [`status`](super::status), [`control`](super::control) or
+/// Why [`status`](super::status), [`control`](fn@super::control) or
 /// [`restart`](super::restart) failed for one directory. Every message names the
 /// directory and says what to do.
 #[derive(Debug, thiserror::Error)]

@@ -386,7 +386,7 @@ pub fn control(dir: impl AsRef<Path>, command: Control) -> Result<(), Error> {
 ///
 /// # Errors
 ///
-/// The errors of [`control`] and [`status`], and [`Error::RestartTimeout`] when the
+/// The errors of [`control`](fn@control) and [`status`], and [`Error::RestartTimeout`] when the
 /// service was not down in time; `up` has been sent then too, so the supervisor starts
 /// it again once the old process exits; [`Error::NotStarted`] when the supervisor did
 /// not take `up` in time.

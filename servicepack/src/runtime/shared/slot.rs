@@ -1,0 +1,361 @@
+//! One service's task slot: what the runtime knows of its supervisor task from outside
+//! it (the handle, the service, who calls `stop`, the waker of its waits, its span), and
+//! the guard around every poll of `run`.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering, fence};
+use std::sync::{Mutex, PoisonError};
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+use tracing::Span;
+
+use crate::Result;
+use crate::runtime::catch;
+use crate::runtime::erased;
+
+/// One service's supervisor task as others see it: its handle, so that the coordinator can
+/// abort the stragglers when it stops waiting for them; the service, once constructed,
+/// and who calls its `stop`. The task takes its service back when it finishes (and drops
+/// it there); the handle stays until the run's state is dropped, off the critical path,
+/// so a finished task's memory is freed there too, not by the worker that is stopping
+/// the next service.
+pub(crate) struct TaskSlot {
+    /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
+    /// keeps the parity).
+    pub(super) polls: AtomicU32,
+    /// Set when the service's token is cancelled (the token's own check takes a lock).
+    pub(super) cancelled: AtomicBool,
+    /// Set when a restart cancels the current attempt's token; cleared when the next
+    /// attempt begins.
+    restarted: AtomicBool,
+    /// Who calls `stop`: [`OPEN`], then [`CLAIMED`] by the supervisor or [`RESCUED`]
+    /// (set under the lock, with the rescue stored) by another task. Lock-free for the
+    /// supervisor in the common case.
+    claim: AtomicU8,
+    inner: Mutex<SlotInner>,
+    /// The service's `service` span, entered around every poll of its supervisor (here,
+    /// not in the task: 40 bytes would take the task cell from 256 to 384 bytes).
+    span: Span,
+}
+
+#[derive(Default)]
+struct SlotInner {
+    /// The task's handle (`None` before it is spawned, or once aborted).
+    task: Option<JoinHandle<()>>,
+    /// The supervisor, while it waits for its dependencies or watches a running attempt:
+    /// woken when a dependency settles or the attempt is interrupted (its token
+    /// cancelled). Here rather than a wait on a token inside the task, which would cost
+    /// every idle supervisor 72 bytes.
+    watcher: Option<std::task::Waker>,
+    finished: bool,
+    /// The constructor until the task takes it (kept here, not in the task: every
+    /// byte of the task counts), then the service until the task finishes.
+    held: Held,
+    /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
+    stop_timeout: u64,
+    /// What only some services need, boxed: 8 bytes for every other service.
+    cold: Option<Box<ColdSlot>>,
+}
+
+/// The rarely used part of a [`SlotInner`].
+#[derive(Default)]
+struct ColdSlot {
+    /// When the current (or last) attempt started (only kept with `retry_reset`).
+    attempt_started: Option<Instant>,
+    /// A `stop` called from another task, and its deadline.
+    rescued: Option<(AbortOnDropHandle<Result<()>>, Instant)>,
+    /// The token of the current attempt, when services are restartable: a restart
+    /// cancels it.
+    restart: Option<CancellationToken>,
+}
+
+impl SlotInner {
+    fn cold(&mut self) -> &mut ColdSlot {
+        self.cold.get_or_insert_default()
+    }
+}
+
+#[derive(Default)]
+enum Held {
+    #[default]
+    Nothing,
+    Construct(erased::Construct),
+    Service(erased::Shared),
+}
+
+const OPEN: u8 = 0;
+const CLAIMED: u8 = 1;
+const RESCUED: u8 = 2;
+
+/// How the supervisor's stop goes: it calls `stop` itself, or another task did.
+pub(crate) enum Claim {
+    Mine,
+    /// `stop` runs on this task, against this deadline.
+    Rescued(AbortOnDropHandle<Result<()>>, Instant),
+}
+
+/// The span every event of service `name` is logged in.
+pub(super) fn service_span(name: &str) -> Span {
+    tracing::error_span!("service", service = %name)
+}
+
+impl TaskSlot {
+    pub(super) fn new(span: Span) -> Self {
+        Self {
+            polls: AtomicU32::new(0),
+            cancelled: AtomicBool::new(false),
+            restarted: AtomicBool::new(false),
+            claim: AtomicU8::new(OPEN),
+            inner: Mutex::default(),
+            span,
+        }
+    }
+
+    /// The service's `service` span.
+    pub(crate) fn span(&self) -> &Span {
+        &self.span
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
+    /// under one lock: the task, which takes the constructor first thing, waits for it.
+    pub(crate) fn spawn(
+        &self,
+        construct: erased::Construct,
+        spawn: impl FnOnce() -> JoinHandle<()>,
+    ) {
+        let mut inner = self.lock();
+        inner.held = Held::Construct(construct);
+        inner.task = Some(spawn());
+    }
+
+    /// The task has finished (called by the task itself). Returns the service, so the
+    /// task drops it where a panic in its `Drop` is caught.
+    pub(crate) fn finished(&self) -> Option<erased::Shared> {
+        let mut inner = self.lock();
+        inner.finished = true;
+        let held = std::mem::take(&mut inner.held);
+        drop(inner);
+        match held {
+            Held::Service(service) => Some(service),
+            Held::Nothing | Held::Construct(_) => None,
+        }
+    }
+
+    /// Whether the task was spawned and has not finished.
+    pub(crate) fn is_running(&self) -> bool {
+        let inner = self.lock();
+        inner.task.is_some() && !inner.finished
+    }
+
+    /// Aborts the task if it is still running.
+    pub(crate) fn abort(&self) {
+        // Outside the lock: the aborted task's state, when dropped, clears this slot.
+        let task = {
+            let mut inner = self.lock();
+            inner.finished = true;
+            inner.task.take()
+        };
+        if let Some(handle) = task {
+            handle.abort();
+        }
+    }
+
+    /// Keeps the constructor until the task takes it.
+    #[cfg(test)]
+    pub(crate) fn keep_construct(&self, construct: erased::Construct) {
+        self.lock().held = Held::Construct(construct);
+    }
+
+    /// The constructor, for the task to call.
+    pub(crate) fn take_construct(&self) -> Option<erased::Construct> {
+        match std::mem::take(&mut self.lock().held) {
+            Held::Construct(construct) => Some(construct),
+            Held::Nothing | Held::Service(_) => None,
+        }
+    }
+
+    /// The service is constructed: another task may call its `stop` from now on.
+    pub(crate) fn constructed(&self, service: erased::Shared, stop_timeout: Duration) {
+        let mut inner = self.lock();
+        inner.held = Held::Service(service);
+        inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
+    }
+
+    /// An attempt starts now (kept only with `retry_reset`).
+    pub(crate) fn set_attempt_started(&self, at: Instant) {
+        self.lock().cold().attempt_started = Some(at);
+    }
+
+    /// When the current (or last) attempt started, with `retry_reset`.
+    pub(crate) fn attempt_started(&self) -> Option<Instant> {
+        self.lock()
+            .cold
+            .as_ref()
+            .and_then(|cold| cold.attempt_started)
+    }
+
+    /// The service, once constructed and until its task finishes.
+    #[cfg_attr(
+        not(feature = "ops"),
+        allow(dead_code, reason = "only the ops endpoint dispatches commands")
+    )]
+    pub(crate) fn service(&self) -> Option<erased::Shared> {
+        match &self.lock().held {
+            Held::Service(service) => Some(service.clone()),
+            Held::Nothing | Held::Construct(_) => None,
+        }
+    }
+
+    /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
+    pub(crate) fn attempt_began(&self, token: CancellationToken) {
+        let mut inner = self.lock();
+        inner.cold().restart = Some(token);
+        self.restarted.store(false, Ordering::SeqCst);
+    }
+
+    /// Asks the supervisor for a fresh attempt: cancels the current attempt's token.
+    /// `false` when no attempt has begun yet (or the task has finished).
+    pub(crate) fn restart(&self) -> bool {
+        let mut inner = self.lock();
+        let restart = inner.cold.as_ref().and_then(|cold| cold.restart.as_ref());
+        match (restart, inner.finished) {
+            (Some(token), false) => {
+                // The flag first, as for the turn to stop (`Shared::after_cancel`).
+                self.restarted.store(true, Ordering::SeqCst);
+                token.cancel();
+                if let Some(watcher) = inner.watcher.take() {
+                    drop(inner);
+                    watcher.wake();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the service's turn to stop has come (its token is cancelled, or about to
+    /// be): an atomic read, where the token's own check takes a lock.
+    pub(crate) fn turn_to_stop(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Whether the service's token was cancelled (its turn to stop), or, with
+    /// `restarts`, a restart cancelled the current attempt's.
+    fn interrupted(&self, restarts: bool) -> bool {
+        self.cancelled.load(Ordering::SeqCst) || (restarts && self.restarted.load(Ordering::SeqCst))
+    }
+
+    /// Ready once the service's turn to stop has come (or, with `restarts`, the current
+    /// attempt was restarted); until then, the task of `cx` is woken when it is.
+    pub(crate) fn poll_interrupted(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        restarts: bool,
+    ) -> Poll<()> {
+        if self.interrupted(restarts) {
+            return Poll::Ready(());
+        }
+        self.register_watcher(cx);
+        // An interruption that took the (empty) watcher before it was stored has set
+        // its flag before that: it is seen here.
+        if self.interrupted(restarts) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// Has the task of `cx` woken at the next interruption or settled dependency (whoever
+    /// wakes it has changed what it checks first; it checks again after this).
+    pub(crate) fn register_watcher(&self, cx: &mut std::task::Context<'_>) {
+        let mut inner = self.lock();
+        match &mut inner.watcher {
+            Some(watcher) if watcher.will_wake(cx.waker()) => {}
+            watcher => *watcher = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Wakes the supervisor if it waits (after what it waits for has changed).
+    pub(super) fn wake_watcher(&self) {
+        let watcher = self.lock().watcher.take();
+        if let Some(watcher) = watcher {
+            watcher.wake();
+        }
+    }
+
+    /// The supervisor is about to poll `run`, or has polled it.
+    pub(crate) fn count_poll(&self) {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The supervisor's turn to stop: it calls `stop`, unless another task already did.
+    pub(crate) fn claim_stop(&self) -> Claim {
+        if self.claim.swap(CLAIMED, Ordering::AcqRel) == OPEN {
+            return Claim::Mine;
+        }
+        // Rescued: the rescue stored its task under the lock before it let go.
+        match self.lock().cold().rescued.take() {
+            Some((handle, deadline)) => Claim::Rescued(handle, deadline),
+            None => Claim::Mine,
+        }
+    }
+
+    /// Calls `stop` through `spawn` (given the service and its `stop_timeout`), unless
+    /// the supervisor claimed it first.
+    pub(super) fn rescue(
+        &self,
+        spawn: impl FnOnce(erased::Shared, Duration) -> (AbortOnDropHandle<Result<()>>, Instant),
+    ) {
+        let mut inner = self.lock();
+        let Held::Service(service) = &inner.held else {
+            return;
+        };
+        if self
+            .claim
+            .compare_exchange(OPEN, RESCUED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let service = service.clone();
+        let stop_timeout = Duration::from_nanos(inner.stop_timeout);
+        inner.cold().rescued = Some(spawn(service, stop_timeout));
+    }
+}
+
+/// What the supervisor holds around every poll of `run`, so that a `run` that blocks its
+/// thread does not keep `stop` from being called.
+#[derive(Clone, Copy)]
+pub(crate) struct RunGuard<'a> {
+    pub(crate) slot: &'a TaskSlot,
+}
+
+impl RunGuard<'_> {
+    /// Polls the run in `run` unless the token is cancelled (then `Pending`: the caller
+    /// watches the token and stops). The first poll of an attempt always happens: `run`
+    /// was called, so it begins before its `stop`.
+    pub(crate) fn poll(
+        self,
+        run: std::pin::Pin<&mut Option<crate::runtime::supervisor::RunFuture<'_>>>,
+        cx: &mut std::task::Context<'_>,
+        first: bool,
+    ) -> std::task::Poll<Option<Result<()>>> {
+        self.slot.count_poll();
+        // Pairs with the fence in `Shared::after_cancel`.
+        fence(Ordering::SeqCst);
+        if !first && self.slot.cancelled.load(Ordering::SeqCst) {
+            self.slot.count_poll();
+            return std::task::Poll::Pending;
+        }
+        let poll = catch::poll_slot(run, cx);
+        self.slot.count_poll();
+        poll
+    }
+}
