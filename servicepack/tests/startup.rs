@@ -357,3 +357,87 @@ async fn services_added_in_bulk() {
     assert_eq!(report.exit_code(), 0);
     assert_eq!(log.all().iter().filter(|r| is_run(&r.ev)).count(), 50);
 }
+
+/// A set this large is spawned by one task per worker, each a share of the start order:
+/// the per-edge order still holds across the shares (every service in the second half
+/// depends on one in the first), and shutdown still stops dependents first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_set_spawned_in_shares_keeps_the_order() {
+    const N: usize = 3000;
+    let log = Log::new();
+    let names: Vec<String> = (0..N).map(|i| format!("s{i:04}")).collect();
+    let defs: Vec<ServiceDef> = (0..N)
+        .map(|i| {
+            let deps: Vec<&str> = if i >= N / 2 {
+                vec![names[i - N / 2].as_str()]
+            } else {
+                Vec::new()
+            };
+            simple(&log, &names[i], &[Run::Serve], &deps)
+        })
+        .collect();
+    let runner = Runner::new().services(defs);
+    let handle = runner.shutdown_handle();
+    let run = tokio::spawn(runner.run());
+    let all_running = async {
+        while log.all().iter().filter(|r| is_run(&r.ev)).count() < N {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), all_running)
+        .await
+        .expect("every service runs within 30 s");
+    handle.request();
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the run ends within 30 s of the request")
+        .expect("the run task completes");
+    assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+    // One pass over the log: where each service entered `run` and where it returned.
+    let mut ran = vec![None; N];
+    let mut returned = vec![None; N];
+    for (at, rec) in log.all().iter().enumerate() {
+        let i: usize = rec.service[1..].parse().expect("a service of the test");
+        match rec.ev {
+            Ev::Run(_) => ran[i] = Some(at),
+            Ev::Returned { .. } => returned[i] = Some(at),
+            _ => {}
+        }
+    }
+    for i in N / 2..N {
+        let dep = i - N / 2;
+        assert!(ran[dep] < ran[i], "{} ran before its dependency", names[i]);
+        assert!(
+            returned[i].is_some() && returned[i] < returned[dep],
+            "{} outlived its dependent",
+            names[dep]
+        );
+    }
+}
+
+/// A shutdown requested while a large set is still being spawned in shares ends the run:
+/// whatever started stops, the rest is skipped, and nothing is left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_during_a_shared_spawn_ends_the_run() {
+    let log = Log::new();
+    let defs: Vec<ServiceDef> = (0..5000)
+        .map(|i| simple(&log, &format!("s{i}"), &[Run::Serve], &[]))
+        .collect();
+    let runner = Runner::new().services(defs);
+    let handle = runner.shutdown_handle();
+    let run = tokio::spawn(runner.run());
+    tokio::task::yield_now().await;
+    handle.request();
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the run ends within 30 s of the request")
+        .expect("the run task completes");
+    assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+    let records = log.all();
+    let runs = records.iter().filter(|r| is_run(&r.ev)).count();
+    let returns = records
+        .iter()
+        .filter(|r| matches!(r.ev, Ev::Returned { .. }))
+        .count();
+    assert_eq!(runs, returns, "every service that ran has returned");
+}

@@ -563,9 +563,12 @@ impl Coordinator {
 
     /// Spawns every supervisor; each waits for its own dependencies (per edge) before it
     /// constructs and runs its service. Dependencies first, so that a single-threaded
-    /// runtime polls them first.
+    /// runtime polls them first. On a multi-thread runtime a large set is spawned by one
+    /// task per worker, each a contiguous share of the start order: spawning is most of
+    /// the start-up of many services, and one thread would do it alone.
     fn start_all(&mut self, defs: &mut [ServiceDef]) {
         let mut last_policy: Option<Arc<Policy>> = None;
+        let mut starts: Vec<Start> = Vec::with_capacity(self.plan.len());
         for i in 0..self.plan.len() {
             let node = self.plan.order()[i];
             let def = &mut defs[node];
@@ -579,7 +582,27 @@ impl Coordinator {
                 _ => Arc::new(def.policy),
             };
             last_policy = Some(policy.clone());
-            self.start(node, policy, launch);
+            starts.push((node, policy, launch));
+        }
+        let helpers = spawning_helpers(starts.len());
+        if helpers > 0 {
+            let share = starts.len().div_ceil(helpers + 1);
+            while starts.len() > share {
+                let later = starts.split_off(starts.len().saturating_sub(share).max(share));
+                let shared = self.shared.clone();
+                // The helper's own tracker token keeps the tracker from looking empty
+                // before the supervisors it spawns are tracked.
+                let tracked = shared.track();
+                drop(tokio::spawn(async move {
+                    for (node, policy, launch) in later {
+                        start(&shared, node, policy, launch);
+                    }
+                    drop(tracked);
+                }));
+            }
+        }
+        for (node, policy, launch) in starts {
+            start(&self.shared, node, policy, launch);
         }
         self.shared.all_spawned();
     }
@@ -607,15 +630,6 @@ impl Coordinator {
             .filter(|&node| self.shared.slot(node).is_running())
             .map(|node| self.plan.name(node).to_owned())
             .collect()
-    }
-
-    fn start(&mut self, node: usize, policy: Arc<Policy>, launch: Construct) {
-        let supervisor = Supervisor {
-            node,
-            policy,
-            shared: self.shared.clone(),
-        };
-        self.shared.slot(node).spawn(launch, || supervisor.spawn());
     }
 
     /// A service ended (no further run of it will start): one fewer left running, and a
@@ -671,4 +685,34 @@ impl Coordinator {
         // have finished.
         self.shared.begin_stop_walk();
     }
+}
+
+/// One supervisor to spawn: its node, policy and constructor.
+type Start = (usize, Arc<Policy>, Construct);
+
+/// Below this many services one thread spawns them all (a helper task costs more than
+/// it saves).
+const PARALLEL_START_MIN: usize = 2048;
+
+/// How many helper tasks spawn a share of `services` supervisors besides the
+/// coordinator: one per further worker of a multi-thread runtime, none below
+/// [`PARALLEL_START_MIN`] or on a single-threaded runtime.
+fn spawning_helpers(services: usize) -> usize {
+    let runtime = tokio::runtime::Handle::current();
+    if services < PARALLEL_START_MIN
+        || runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        return 0;
+    }
+    runtime.metrics().num_workers().saturating_sub(1)
+}
+
+/// Spawns service `node`'s supervisor.
+fn start(shared: &Arc<Shared>, node: usize, policy: Arc<Policy>, launch: Construct) {
+    let supervisor = Supervisor {
+        node,
+        policy,
+        shared: shared.clone(),
+    };
+    shared.slot(node).spawn(launch, || supervisor.spawn());
 }
