@@ -38,11 +38,12 @@
 //! goes through `lifecycle::emit`, which logs it and records it on the status board.
 //!
 //! Every idle service costs one of these tasks, so the future is kept small (a unit test
-//! holds a trivial service's supervisor to 280 bytes, the 384-byte cell): the rare phases
-//! (the wait for dependencies, readiness wait, retry wait, a stop that takes more than
-//! one poll) are boxed, the first poll of an attempt and of a stop happen synchronously,
-//! the waits for the token go through the task slot's waker, the policy is shared, and
-//! the state is built before the task is spawned.
+//! holds the task's future to 152 bytes, a 256-byte tokio cell, raw tokio's size for a
+//! bare task): the rare phases (a readiness wait past the first poll, the retry wait, a
+//! stop that takes more than one poll) are boxed, the first poll of an attempt and of a
+//! stop happen synchronously, the waits for the token and the dependencies go through the
+//! task slot's waker, the span lives in the slot, the policy is shared, and the state is
+//! built before the task is spawned.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -155,9 +156,9 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
         // A block: the run slot borrows the service, which `finish` drops.
         let problems = {
             // The running attempt, kept here for the rest of the task: `stop` drives an
-            // interrupted one on. `run`'s future is boxed: inline, a typical one (~230
-            // bytes) would push the task cell from 384 to 640 bytes, and the aligned
-            // allocation of that cell, made by the one thread that spawns every supervisor,
+            // interrupted one on. `run`'s future is boxed: inline, a typical one (~160
+            // bytes) would push the task cell from 256 to 384 bytes, and the aligned
+            // allocation of that cell, made by the threads that spawn the supervisors,
             // costs start-up more than the box costs the worker that polls the attempt.
             // Not pinned in place: a boxed future is `Unpin`, and a pinned local would
             // keep a pointer to it in the task as well.
