@@ -1,6 +1,7 @@
 //! What `services`, `graph` and `check` print: renderers over the registration, which
 //! construct no service.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -234,12 +235,12 @@ pub(super) fn check(entries: &[&Entry], out: &mut dyn Write) -> io::Result<Resul
     } else {
         problems.extend(duplicates(entries.iter().copied()));
         // Cycles among the first registration of each name; duplicates are reported above.
-        let mut unique: Vec<&Entry> = Vec::new();
-        for &entry in entries {
-            if !unique.iter().any(|known| known.name == entry.name) {
-                unique.push(entry);
-            }
-        }
+        let mut names = HashSet::new();
+        let unique: Vec<&Entry> = entries
+            .iter()
+            .copied()
+            .filter(|entry| names.insert(entry.name))
+            .collect();
         match Plan::new(unique.iter().map(|entry| (entry.name, entry.depends_on))) {
             Ok(plan) => {
                 let external: Vec<(&str, &str)> = plan.external().collect();

@@ -9,6 +9,7 @@
 
 mod inspect;
 
+use std::collections::{HashMap, hash_map};
 use std::io::{self, IsTerminal as _, Write};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -414,11 +415,17 @@ fn plan_run(
 
 /// One message per name registered more than once, naming the types.
 fn duplicates<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<String> {
+    // First-seen order for the messages, an index to find a name again: a linear search
+    // here made every start of a 1,000-service app compare names a million times.
     let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for entry in entries {
-        match seen.iter_mut().find(|(name, _)| *name == entry.name) {
-            Some((_, types)) => types.push(entry.type_name),
-            None => seen.push((entry.name, vec![entry.type_name])),
+        match index.entry(entry.name) {
+            hash_map::Entry::Occupied(at) => seen[*at.get()].1.push(entry.type_name),
+            hash_map::Entry::Vacant(at) => {
+                at.insert(seen.len());
+                seen.push((entry.name, vec![entry.type_name]));
+            }
         }
     }
     seen.into_iter()
