@@ -184,7 +184,11 @@ fn the_control_routes_need_the_token_and_exist_only_with_it() {
     assert_eq!(no_commands.status, 404, "{no_commands:?}");
     let unknown = post(addr, "/admin/services/nope/restart", &bearer(TOKEN), "");
     assert_eq!(unknown.status, 404, "{unknown:?}");
-    assert_eq!(get(addr, "/readyz", "").status, 200, "nothing was drained");
+    // Ready (the services start after the endpoint listens), and nothing was drained: a
+    // drain would keep it 503.
+    poll(addr, "/readyz", "ready, nothing drained", |reply| {
+        reply.status == 200
+    });
     drop(app);
 
     let (app, addr) = start("127.0.0.1:0", &[("SERVICES_ENABLED", "hello-world")]);
@@ -196,7 +200,7 @@ fn the_control_routes_need_the_token_and_exist_only_with_it() {
         let absent = post(addr, path, &bearer(TOKEN), "");
         assert_eq!(absent.status, 404, "{path} without OPS_TOKEN: {absent:?}");
     }
-    assert_eq!(get(addr, "/readyz", "").status, 200);
+    poll(addr, "/readyz", "ready", |reply| reply.status == 200);
     drop(app);
 }
 
