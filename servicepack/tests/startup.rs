@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Ev, Log, MS, Run, SEC, Stop, def, is_ready, is_run, simple};
-use servicepack::{Policy, Retries, Runner, ServiceDef, ShutdownHandle};
+use servicepack::{Policy, Report, Retries, Runner, ServiceDef, ShutdownHandle};
 
 fn request_at(handle: ShutdownHandle, at: Duration) {
     tokio::spawn(async move {
@@ -358,6 +358,16 @@ async fn services_added_in_bulk() {
     assert_eq!(log.all().iter().filter(|r| is_run(&r.ev)).count(), 50);
 }
 
+/// Waits (in real time, at most 30 s) for the run after a shutdown request, which must end
+/// with exit code 0.
+async fn ends_cleanly(run: tokio::task::JoinHandle<Report>) {
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the run ends within 30 s of the request")
+        .expect("the run task completes");
+    assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+}
+
 /// A set this large is spawned by one task per worker, each a share of the start order:
 /// the per-edge order still holds across the shares (every service in the second half
 /// depends on one in the first), and shutdown still stops dependents first.
@@ -388,11 +398,7 @@ async fn a_large_set_spawned_in_shares_keeps_the_order() {
         .await
         .expect("every service runs within 30 s");
     handle.request();
-    let report = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("the run ends within 30 s of the request")
-        .expect("the run task completes");
-    assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+    ends_cleanly(run).await;
     // One pass over the log: where each service entered `run` and where it returned.
     let mut ran = vec![None; N];
     let mut returned = vec![None; N];
@@ -428,11 +434,7 @@ async fn shutdown_during_a_shared_spawn_ends_the_run() {
     let run = tokio::spawn(runner.run());
     tokio::task::yield_now().await;
     handle.request();
-    let report = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("the run ends within 30 s of the request")
-        .expect("the run task completes");
-    assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+    ends_cleanly(run).await;
     let records = log.all();
     let runs = records.iter().filter(|r| is_run(&r.ev)).count();
     let returns = records
