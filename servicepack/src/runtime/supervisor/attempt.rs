@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::{Begun, Drive, Life, RunFuture};
@@ -124,13 +125,16 @@ enum Phase<'s> {
     /// Running (and ready, if readiness depends on it).
     Watch,
     /// A `notify_ready` attempt that has not called `ctx.ready()` yet (boxed: rare).
-    AwaitingReady(Box<ReadyWait>),
+    AwaitingReady(Pin<Box<ReadyWait>>),
 }
 
-/// The wait of a `notify_ready` attempt for its `ctx.ready()`.
-pub(super) struct ReadyWait {
-    latch: Arc<Extra>,
-    timeout: Pin<Box<Sleep>>,
+pin_project! {
+    /// The wait of a `notify_ready` attempt for its `ctx.ready()`.
+    struct ReadyWait {
+        latch: Arc<Extra>,
+        #[pin]
+        timeout: Sleep,
+    }
 }
 
 impl<'a, 's> Attempt<'a, 's> {
@@ -172,10 +176,11 @@ impl<'a, 's> Attempt<'a, 's> {
 fn poll_ready(
     life: &mut Life,
     run: &mut Option<RunFuture<'_>>,
-    wait: &mut ReadyWait,
+    wait: Pin<&mut ReadyWait>,
     cx: &mut std::task::Context<'_>,
     just_polled: bool,
 ) -> Poll<Option<Drive>> {
+    let wait = wait.project();
     let guard = life.guard();
     let mut ended = None;
     if !just_polled && let Poll::Ready(Some(result)) = guard.poll(Pin::new(&mut *run), cx, false) {
@@ -184,7 +189,7 @@ fn poll_ready(
     if ended.is_none() && wait.latch.poll_set(cx).is_pending() {
         if guard.slot.poll_interrupted(cx, true).is_ready() {
             ended = Some(Drive::Interrupted);
-        } else if wait.timeout.as_mut().poll(cx).is_ready() {
+        } else if wait.timeout.poll(cx).is_ready() {
             let timeout = life.attempts.policy.ready_timeout;
             ended = Some(Drive::Returned(Err(NotReady { timeout }.into())));
         } else {
@@ -214,11 +219,11 @@ impl Future for Attempt<'_, '_> {
                     Begun::Ended(drive) => Poll::Ready(drive),
                     Begun::AwaitingReady(latch) => {
                         let timeout = this.life.attempts.policy.ready_timeout;
-                        let mut wait = Box::new(ReadyWait {
+                        let mut wait = Box::pin(ReadyWait {
                             latch,
-                            timeout: Box::pin(tokio::time::sleep(timeout)),
+                            timeout: tokio::time::sleep(timeout),
                         });
-                        match poll_ready(this.life, this.run, &mut wait, cx, true) {
+                        match poll_ready(this.life, this.run, wait.as_mut(), cx, true) {
                             Poll::Ready(ended) => this.after_ready_wait(ended, cx),
                             Poll::Pending => {
                                 this.phase = Phase::AwaitingReady(wait);
@@ -236,10 +241,12 @@ impl Future for Attempt<'_, '_> {
                         .map(|()| Drive::Interrupted),
                 }
             }
-            Phase::AwaitingReady(wait) => match poll_ready(this.life, this.run, wait, cx, false) {
-                Poll::Ready(ended) => this.after_ready_wait(ended, cx),
-                Poll::Pending => Poll::Pending,
-            },
+            Phase::AwaitingReady(wait) => {
+                match poll_ready(this.life, this.run, wait.as_mut(), cx, false) {
+                    Poll::Ready(ended) => this.after_ready_wait(ended, cx),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
             Phase::Watch => watch(this.life.guard(), Pin::new(&mut *this.run), cx),
         }
     }
