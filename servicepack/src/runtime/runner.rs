@@ -548,7 +548,7 @@ impl Coordinator {
         if handle.is_requested() {
             this.alive = 0;
             for node in 0..this.plan.len() {
-                tracing::error_span!("service", service = %this.plan.name(node)).in_scope(|| {
+                this.shared.slot(node).span().in_scope(|| {
                     let skipped = Lifecycle::Skipped(Skip::ShutdownBegan);
                     lifecycle::emit(this.shared.status(), node, &skipped);
                 });
@@ -567,41 +567,24 @@ impl Coordinator {
     /// task per worker, each a contiguous share of the start order: spawning is most of
     /// the start-up of many services, and one thread would do it alone.
     fn start_all(&mut self, defs: &mut [ServiceDef]) {
-        let mut last_policy: Option<Arc<Policy>> = None;
-        let mut starts: Vec<Start> = Vec::with_capacity(self.plan.len());
-        for i in 0..self.plan.len() {
-            let node = self.plan.order()[i];
-            let def = &mut defs[node];
-            let launch = def
-                .launch
-                .take()
-                .expect("the start order names every service once");
-            // Services in a row with the same policy share it (a policy is ~100 bytes).
-            let policy = match last_policy {
-                Some(last) if *last == def.policy => last,
-                _ => Arc::new(def.policy),
-            };
-            last_policy = Some(policy.clone());
-            starts.push((node, policy, launch));
+        let n = self.plan.len();
+        let share = n.div_ceil(spawning_helpers(n) + 1);
+        // The later shares first, so that their helpers spawn while this thread does the
+        // first share.
+        for from in (share..n).step_by(share) {
+            let later: Vec<Start> = starts(&self.plan, defs, from..n.min(from + share)).collect();
+            let shared = self.shared.clone();
+            // The helper's own tracker token keeps the tracker from looking empty before
+            // the supervisors it spawns are tracked.
+            let tracked = shared.track();
+            drop(tokio::spawn(async move {
+                for (node, policy, launch) in later {
+                    start(&shared, node, policy, launch);
+                }
+                drop(tracked);
+            }));
         }
-        let helpers = spawning_helpers(starts.len());
-        if helpers > 0 {
-            let share = starts.len().div_ceil(helpers + 1);
-            while starts.len() > share {
-                let later = starts.split_off(starts.len().saturating_sub(share).max(share));
-                let shared = self.shared.clone();
-                // The helper's own tracker token keeps the tracker from looking empty
-                // before the supervisors it spawns are tracked.
-                let tracked = shared.track();
-                drop(tokio::spawn(async move {
-                    for (node, policy, launch) in later {
-                        start(&shared, node, policy, launch);
-                    }
-                    drop(tracked);
-                }));
-            }
-        }
-        for (node, policy, launch) in starts {
+        for (node, policy, launch) in starts(&self.plan, defs, 0..share) {
             start(&self.shared, node, policy, launch);
         }
         self.shared.all_spawned();
@@ -707,6 +690,29 @@ fn spawning_helpers(services: usize) -> usize {
         return 0;
     }
     runtime.metrics().num_workers().saturating_sub(1)
+}
+
+/// What spawns the services at `positions` of the start order, taken out of `defs`.
+/// Services in a row with the same policy share it (a policy is ~100 bytes).
+fn starts<'a>(
+    plan: &'a Plan,
+    defs: &'a mut [ServiceDef],
+    positions: std::ops::Range<usize>,
+) -> impl Iterator<Item = Start> + 'a {
+    let mut last_policy: Option<Arc<Policy>> = None;
+    plan.order()[positions].iter().map(move |&node| {
+        let def = &mut defs[node];
+        let launch = def
+            .launch
+            .take()
+            .expect("the start order names every service once");
+        let policy = match last_policy.take() {
+            Some(last) if *last == def.policy => last,
+            _ => Arc::new(def.policy),
+        };
+        last_policy = Some(policy.clone());
+        (node, policy, launch)
+    })
 }
 
 /// Spawns service `node`'s supervisor.
