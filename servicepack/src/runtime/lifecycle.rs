@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::runtime::catch::chain;
-use crate::runtime::status::{Admit, CellUpdate, State, StatusBoard};
+use crate::runtime::status::{Admit, CellUpdate, Stamp, State, StatusBoard};
 use crate::{Error, format_duration};
 
 /// Why a service never started.
@@ -97,12 +97,7 @@ pub(crate) fn log_only(event: &Lifecycle<'_>) {
 }
 
 /// [`emit`], at `at` (a clock reading the caller has anyway) instead of now.
-pub(crate) fn emit_at(
-    board: &StatusBoard,
-    node: usize,
-    event: &Lifecycle<'_>,
-    at: Option<tokio::time::Instant>,
-) {
+pub(crate) fn emit_at(board: &StatusBoard, node: usize, event: &Lifecycle<'_>, at: Option<Stamp>) {
     let repeated = matches!(
         event,
         Lifecycle::Starting { .. }

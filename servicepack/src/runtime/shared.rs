@@ -2,7 +2,7 @@
 //! readiness [`Gate`]s that dependents wait on, the stop walk (`shutdown.rs`) that
 //! supervisors drive themselves, and the [`Event`]s supervisors send.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -230,10 +230,11 @@ impl Shared {
         let slot = &self.tasks[node];
         // The flag before the token: a `run` that returns because it saw its token
         // cancelled is seen as interrupted, not as having exited by itself.
+        // Sequentially consistent, as are the supervisor's poll count and its read of the
+        // flag in `RunGuard::poll` (no fence needed: the four accesses have one total
+        // order): either the supervisor sees the cancellation before it polls `run`, or
+        // this sees it polling.
         slot.cancelled.store(true, Ordering::SeqCst);
-        // Pairs with the fence in `RunGuard::poll`: either the supervisor sees the
-        // cancellation before it polls `run`, or this sees it polling.
-        fence(Ordering::SeqCst);
         self.walk.token(node).cancel();
         slot.wake_watcher();
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);

@@ -130,8 +130,9 @@ pub(crate) struct Stopped {
     /// The run that was still going when the stop began, if any.
     pub(crate) run: Option<Finished<Result<()>>>,
     pub(crate) stop: Finished<Result<()>>,
-    /// How long the runtime was prepared to wait.
-    pub(crate) timeout: Duration,
+    /// The stop's deadline, and when it began if the clock was read then.
+    deadline: Instant,
+    began: Option<Instant>,
     /// When the stop ended (read for the lateness check, reused for the status).
     pub(crate) ended: Instant,
 }
@@ -139,6 +140,13 @@ pub(crate) struct Stopped {
 impl Stopped {
     pub(crate) fn timed_out(&self) -> bool {
         matches!(self.stop, Finished::TimedOut) || matches!(self.run, Some(Finished::TimedOut))
+    }
+
+    /// How long the runtime was prepared to wait (computed only for a stop that timed
+    /// out: a clock subtraction is not free when ten thousand stop).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.deadline
+            .saturating_duration_since(self.began.unwrap_or(self.deadline))
     }
 }
 
@@ -298,7 +306,8 @@ impl<'a, 'r> StopWait<'a, 'r> {
         Stopped {
             run: had_run.then(|| finished(both.run_result)),
             stop: finished(stop_result),
-            timeout: deadline.saturating_duration_since(began.unwrap_or(deadline)),
+            deadline,
+            began,
             ended,
         }
     }

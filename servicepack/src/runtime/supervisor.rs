@@ -524,7 +524,7 @@ impl Life {
     fn stopped(&mut self, outcome: Stopped) -> Vec<RunError> {
         let mut problems = Vec::new();
         let ended = outcome.ended;
-        let timed_out = outcome.timed_out();
+        let timed_out = outcome.timed_out().then(|| outcome.timeout());
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
@@ -556,16 +556,17 @@ impl Life {
             });
             clean = false;
         }
-        if timed_out {
-            self.emit(&Lifecycle::StopTimedOut(outcome.timeout));
+        if let Some(timeout) = timed_out {
+            self.emit(&Lifecycle::StopTimedOut(timeout));
             problems.push(RunError::StopTimedOut {
                 service: self.name().to_owned(),
-                timeout: outcome.timeout,
+                timeout,
             });
             clean = false;
         }
         let stopped = Lifecycle::Stopped { clean };
-        lifecycle::emit_at(self.shared.status(), self.node(), &stopped, Some(ended));
+        let at = self.shared.status().stamp(ended);
+        lifecycle::emit_at(self.shared.status(), self.node(), &stopped, Some(at));
         problems
     }
 }

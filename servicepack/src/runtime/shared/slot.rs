@@ -2,7 +2,7 @@
 //! it (the handle, the service, who calls `stop`, the waker of its waits, its span), and
 //! the guard around every poll of `run`.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
@@ -347,9 +347,9 @@ impl RunGuard<'_> {
         cx: &mut std::task::Context<'_>,
         first: bool,
     ) -> std::task::Poll<Option<Result<()>>> {
+        // The count and the flag's read are sequentially consistent, as the walk's write
+        // of the flag and its read of the count are (`Shared::after_cancel`).
         self.slot.count_poll();
-        // Pairs with the fence in `Shared::after_cancel`.
-        fence(Ordering::SeqCst);
         if !first && self.slot.cancelled.load(Ordering::SeqCst) {
             self.slot.count_poll();
             return std::task::Poll::Pending;

@@ -117,6 +117,14 @@ pub(crate) struct Transition {
     pub(crate) at: tokio::time::Instant,
 }
 
+/// An instant of the runtime's clock with its wall-clock milliseconds
+/// ([`StatusBoard::stamp`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Stamp {
+    at: tokio::time::Instant,
+    millis: Millis,
+}
+
 /// The writer side of the status; the runtime owns it, readers get [`StatusHandle`]s.
 pub(crate) struct StatusBoard {
     /// Every state change in order, once [`keep_history`](Self::keep_history) was called.
@@ -243,21 +251,30 @@ impl StatusBoard {
         self.record_at(node, None, update)
     }
 
+    /// A clock reading `at` as the board records it: kept by a caller that records
+    /// two changes at the same instant, so the conversion is made once.
+    pub(crate) fn stamp(&self, at: tokio::time::Instant) -> Stamp {
+        let elapsed = at.saturating_duration_since(self.epoch).as_millis();
+        Stamp {
+            at,
+            millis: self
+                .epoch_millis
+                .saturating_add(u64::try_from(elapsed).unwrap_or(0)),
+        }
+    }
+
     /// Records a change of service `node`'s cell through `update`, at `at` (a clock
     /// reading the caller has anyway) or now; what `update` returns (`None` before the
     /// plan is known).
     pub(crate) fn record_at<R>(
         &self,
         node: usize,
-        at: Option<tokio::time::Instant>,
+        at: Option<Stamp>,
         update: impl FnOnce(&mut CellUpdate<'_>) -> R,
     ) -> Option<R> {
         let services = self.services.get()?;
-        let at = at.unwrap_or_else(tokio::time::Instant::now);
-        let elapsed = at.saturating_duration_since(self.epoch).as_millis();
-        let now = self
-            .epoch_millis
-            .saturating_add(u64::try_from(elapsed).unwrap_or(0));
+        let Stamp { at, millis: now } =
+            at.unwrap_or_else(|| self.stamp(tokio::time::Instant::now()));
         let mut cell = lock(&services.cells[node]);
         let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
         let mut edit = CellUpdate {

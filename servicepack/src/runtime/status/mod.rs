@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
-pub(crate) use board::{Admit, CellUpdate, Phase, StatusBoard, Transition};
+pub(crate) use board::{Admit, CellUpdate, Phase, Stamp, StatusBoard, Transition};
 
 /// The state of one service (SPEC §5); serialized as the lowercase word.
 ///

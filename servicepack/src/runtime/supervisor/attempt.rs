@@ -18,6 +18,7 @@ use crate::runtime::catch::{self, NotReady};
 use crate::runtime::erased::ErasedService;
 use crate::runtime::lifecycle::{self, Lifecycle};
 use crate::runtime::shared::RunGuard;
+use crate::runtime::status::Stamp;
 
 impl Life {
     /// Starts an attempt: calls `run` into `slot` and polls it once, with the task's
@@ -43,7 +44,9 @@ impl Life {
             attempt,
             notify_ready: self.attempts.policy.notify_ready,
         };
-        lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(at));
+        // Converted once, for `starting` and an instant `ready`.
+        let stamp = self.shared.status().stamp(at);
+        lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(stamp));
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Extra::ready);
         if policy.retry_reset.is_some() {
@@ -75,7 +78,7 @@ impl Life {
                 return Begun::AwaitingReady(latch);
             }
             // Ready in the first poll (it may have returned in it too: it made it).
-            Some(latch) if latch.is_set() => self.became_ready(Some(at), &mut returned),
+            Some(latch) if latch.is_set() => self.became_ready(Some(stamp), &mut returned),
             Some(_) => {}
         }
         returned.map_or(Begun::Running, Begun::Ended)
@@ -83,7 +86,7 @@ impl Life {
 
     /// The attempt called `ctx.ready()` (at `at`, or now): records it, opens the gate,
     /// and forgives a readiness timeout that lost the race.
-    fn became_ready(&mut self, at: Option<Instant>, drive: &mut Option<Drive>) {
+    fn became_ready(&mut self, at: Option<Stamp>, drive: &mut Option<Drive>) {
         lifecycle::emit_at(self.shared.status(), self.node(), &Lifecycle::Ready, at);
         self.mark_ready();
         if let Some(Drive::Returned(Err(error))) = drive

@@ -64,7 +64,7 @@ impl Life {
             self.emit(&Lifecycle::StopFailed(source));
         }
         if outcome.timed_out() {
-            self.emit(&Lifecycle::StopTimedOut(outcome.timeout));
+            self.emit(&Lifecycle::StopTimedOut(outcome.timeout()));
         }
     }
 }
