@@ -52,6 +52,8 @@ struct SlotInner {
     /// every idle supervisor 72 bytes.
     watcher: Option<std::task::Waker>,
     finished: bool,
+    /// Set by [`TaskSlot::abort`].
+    aborted: bool,
     /// The constructor until the task takes it (kept here, not in the task: every
     /// byte of the task counts), then the service until the task finishes.
     held: Held,
@@ -124,16 +126,25 @@ impl TaskSlot {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Spawns the task (through `spawn`), keeping the constructor for it and its handle,
-    /// under one lock: the task, which takes the constructor first thing, waits for it.
+    /// Spawns the task (through `spawn`) and keeps its handle, with the constructor
+    /// stored before: the task takes it first thing. The lock is not held while
+    /// spawning: the new task may be polled on another worker at once, and would wait
+    /// for it (in a chain of services, right behind the spawning loop, it did).
     pub(crate) fn spawn(
         &self,
         construct: erased::Construct,
         spawn: impl FnOnce() -> JoinHandle<()>,
     ) {
+        self.lock().held = Held::Construct(construct);
+        let handle = spawn();
         let mut inner = self.lock();
-        inner.held = Held::Construct(construct);
-        inner.task = Some(spawn());
+        if inner.aborted {
+            // Aborted while being spawned: `abort` found no handle to abort.
+            drop(inner);
+            handle.abort();
+        } else {
+            inner.task = Some(handle);
+        }
     }
 
     /// The task has finished (called by the task itself). Returns the service, so the
@@ -161,6 +172,7 @@ impl TaskSlot {
         let task = {
             let mut inner = self.lock();
             inner.finished = true;
+            inner.aborted = true;
             inner.task.take()
         };
         if let Some(handle) = task {
