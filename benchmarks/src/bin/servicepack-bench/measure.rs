@@ -41,23 +41,27 @@ where
     Box::new(move || Box::pin(make()))
 }
 
-/// Medians of each side's timings, the sides run in turn `warmup + reps` times (the
-/// warm-up runs are dropped), so load hits every side alike. The order rotates from one
-/// repetition to the next, so that no side always runs right after the same other one
-/// (and inherits the allocator's state it left: tokio-graceful-shutdown's 35 MB, say).
+/// Medians of each side's timings: the sides take turns `reps` times, so load hits
+/// every side alike, and each timed run comes right after `warmup` untimed runs of the
+/// same side, so that it inherits the allocator's state its own side left. (With the
+/// sides merely rotating, a side inherited another's: in the scale section raw tokio's
+/// 100,000 tasks mostly ran right after servicepack's 100,000 services had freed 100 MB,
+/// and started in 43-61 ms, 67-69 ms after a run of their own, while servicepack's
+/// followed a side of 10,000 and paid for fresh pages.) The order rotates from one
+/// repetition to the next.
 pub(crate) fn interleave(
     reps: usize,
     warmup: usize,
     sides: &[Side],
 ) -> Result<Vec<Timing>, String> {
     let mut samples: Vec<Vec<Timing>> = sides.iter().map(|_| Vec::with_capacity(reps)).collect();
-    for rep in 0..warmup + reps {
+    for rep in 0..reps {
         for turn in 0..sides.len() {
             let which = (rep + turn) % sides.len();
-            let timing = on_fresh_runtime(sides[which]())?;
-            if rep >= warmup {
-                samples[which].push(timing);
+            for _ in 0..warmup {
+                on_fresh_runtime(sides[which]())?;
             }
+            samples[which].push(on_fresh_runtime(sides[which]())?);
         }
     }
     Ok(samples
