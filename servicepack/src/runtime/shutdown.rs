@@ -29,8 +29,8 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -50,11 +50,14 @@ use crate::{Context, Result};
 /// supervisors and the coordinator can share their cache lines.)
 #[derive(Debug)]
 pub(crate) struct StopWalk {
-    /// Per service: cancelled when its turn to stop comes.
-    tokens: Box<[CancellationToken]>,
+    /// Per service: cancelled when its turn to stop comes. Made on first use (by the
+    /// supervisor, or by the walk for a service that has not started): an allocation
+    /// each, which the coordinator would otherwise make for every service, one after
+    /// the other, before it spawns the first supervisor.
+    tokens: Box<[OnceLock<CancellationToken>]>,
     /// Per service: its dependents whose supervisor has not finished, plus one until
     /// shutdown begins.
-    holds: Box<[AtomicUsize]>,
+    holds: Box<[AtomicU32]>,
     /// Set when the runtime gives up on the services still stopping (forced exit, budget
     /// exhausted, `run` dropped): the supervisors it aborts begin no further stops.
     abandoned: AtomicBool,
@@ -64,9 +67,13 @@ impl StopWalk {
     /// Every service held by each of its dependents and by shutdown not having begun.
     pub(crate) fn new(plan: &Plan) -> Self {
         Self {
-            tokens: (0..plan.len()).map(|_| CancellationToken::new()).collect(),
+            tokens: (0..plan.len()).map(|_| OnceLock::new()).collect(),
             holds: (0..plan.len())
-                .map(|node| AtomicUsize::new(plan.dependents(node).len() + 1))
+                .map(|node| {
+                    // Fewer than 2^32 services (nodes are `u32`), so fewer dependents.
+                    let holds = u32::try_from(plan.dependents(node).len() + 1);
+                    AtomicU32::new(holds.expect("fewer than 2^32 services"))
+                })
                 .collect(),
             abandoned: AtomicBool::new(false),
         }
@@ -74,7 +81,7 @@ impl StopWalk {
 
     /// The token of `node`'s runs; cancelled when `node` is to stop.
     pub(crate) fn token(&self, node: usize) -> &CancellationToken {
-        &self.tokens[node]
+        self.tokens[node].get_or_init(CancellationToken::new)
     }
 
     /// Shutdown has begun: releases the hold it had on every service, so those that no
