@@ -717,10 +717,6 @@ fn starts<'a>(
 
 /// Spawns service `node`'s supervisor.
 fn start(shared: &Arc<Shared>, node: usize, policy: Arc<Policy>, launch: Construct) {
-    // The service's token is made here, by whoever spawns its share, not one after the
-    // other before the first spawn, nor in the supervisor, on the path of a chain's
-    // readiness hand-offs.
-    let _ = shared.token(node);
     let supervisor = Supervisor {
         node,
         policy,

@@ -29,7 +29,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::Poll;
 use std::time::Duration;
@@ -50,11 +50,8 @@ use crate::{Context, Result};
 /// supervisors and the coordinator can share their cache lines.)
 #[derive(Debug)]
 pub(crate) struct StopWalk {
-    /// Per service: cancelled when its turn to stop comes. Made on first use (by the
-    /// supervisor, or by the walk for a service that has not started): an allocation
-    /// each, which the coordinator would otherwise make for every service, one after
-    /// the other, before it spawns the first supervisor.
-    tokens: Box<[OnceLock<CancellationToken>]>,
+    /// Per service: cancelled when its turn to stop comes.
+    tokens: Box<[CancellationToken]>,
     /// Per service: its dependents whose supervisor has not finished, plus one until
     /// shutdown begins.
     holds: Box<[AtomicU32]>,
@@ -67,7 +64,7 @@ impl StopWalk {
     /// Every service held by each of its dependents and by shutdown not having begun.
     pub(crate) fn new(plan: &Plan) -> Self {
         Self {
-            tokens: (0..plan.len()).map(|_| OnceLock::new()).collect(),
+            tokens: (0..plan.len()).map(|_| CancellationToken::new()).collect(),
             holds: (0..plan.len())
                 .map(|node| {
                     // Fewer than 2^32 services (nodes are `u32`), so fewer dependents.
@@ -81,7 +78,7 @@ impl StopWalk {
 
     /// The token of `node`'s runs; cancelled when `node` is to stop.
     pub(crate) fn token(&self, node: usize) -> &CancellationToken {
-        self.tokens[node].get_or_init(CancellationToken::new)
+        &self.tokens[node]
     }
 
     /// Shutdown has begun: releases the hold it had on every service, so those that no
