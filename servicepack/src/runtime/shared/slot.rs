@@ -371,3 +371,57 @@ impl RunGuard<'_> {
         poll
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::TaskSlot;
+    use crate::runtime::erased;
+    use crate::{Context, Result, Service};
+
+    struct Idle;
+
+    impl Service for Idle {
+        async fn run(&self, ctx: Context) -> Result<()> {
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }
+
+    /// The handle is stored after the spawn, outside the lock: an abort that comes in
+    /// between (a forced exit while a helper spawns its share) finds no handle, so the
+    /// spawn aborts the task itself.
+    #[tokio::test]
+    async fn a_slot_aborted_while_its_task_is_spawned_aborts_the_task() {
+        let slot = TaskSlot::new(tracing::Span::none());
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        slot.spawn(erased::lazy(|| Ok(Idle)), || {
+            let task = tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+            slot.abort();
+            task
+        });
+        // A current-thread runtime: the task has not been polled yet; let it run if it
+        // still may.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!ran.load(Ordering::SeqCst), "the aborted task ran");
+        assert!(!slot.is_running());
+    }
+
+    #[tokio::test]
+    async fn a_spawned_task_is_running_until_it_finishes() {
+        let slot = TaskSlot::new(tracing::Span::none());
+        slot.spawn(erased::lazy(|| Ok(Idle)), || tokio::spawn(async {}));
+        assert!(slot.is_running());
+        assert!(
+            slot.take_construct().is_some(),
+            "the constructor is kept for the task"
+        );
+        drop(slot.finished());
+        assert!(!slot.is_running());
+    }
+}
