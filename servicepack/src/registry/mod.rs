@@ -191,7 +191,7 @@ pub struct ServiceDef {
 impl ServiceDef {
     /// A service from an instance that already exists.
     pub fn new<S: Service>(name: impl Into<Cow<'static, str>>, service: S) -> Self {
-        Self::with_launch(name, erased::lazy(move || Ok(service)))
+        Self::with_launch(name, erased::built(service))
     }
 
     /// A service constructed only if it runs: `construct` is called when the runtime is

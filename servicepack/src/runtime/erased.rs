@@ -106,9 +106,29 @@ impl Instance {
     }
 }
 
-/// Builds a service when it is about to start (lazily: one that never starts is never
-/// built). Called inside the service's supervisor, under `catch_unwind`.
-pub(crate) type Construct = Box<dyn FnOnce() -> Result<Shared> + Send>;
+/// A lazy constructor ([`Construct::Lazy`]).
+pub(crate) type Lazy = Box<dyn FnOnce() -> Result<Shared> + Send>;
+
+/// How a service comes to be when it is about to start.
+pub(crate) enum Construct {
+    /// Built by calling this (lazily: one that never starts is never built), inside the
+    /// service's supervisor, under `catch_unwind`.
+    Lazy(Lazy),
+    /// Built already ([`ServiceDef::new`](crate::ServiceDef::new)), and shared from the
+    /// start: one allocation, where a boxed closure holding the value and then the
+    /// value's `Arc` at the start made two, and a free on the start's path.
+    Built(Shared),
+}
+
+impl Construct {
+    /// The service (a lazy constructor's error, or a panic if the caller catches it).
+    pub(crate) fn build(self) -> Result<Shared> {
+        match self {
+            Self::Lazy(construct) => construct(),
+            Self::Built(service) => Ok(service),
+        }
+    }
+}
 
 /// The [`Construct`] of a service built by `construct`.
 pub(crate) fn lazy<S, F>(construct: F) -> Construct
@@ -116,7 +136,12 @@ where
     S: Service,
     F: FnOnce() -> Result<S> + Send + 'static,
 {
-    Box::new(move || construct().map(Shared::new))
+    Construct::Lazy(Box::new(move || construct().map(Shared::new)))
+}
+
+/// The [`Construct`] of a service that exists already.
+pub(crate) fn built<S: Service>(service: S) -> Construct {
+    Construct::Built(Shared::new(service))
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
         let Some(construct) = life.slot().take_construct() else {
             return;
         };
-        let service = match catch::call(construct) {
+        let service = match catch::call(|| construct.build()) {
             Ok(service) => service,
             Err(source) => return life.construct_failed(source),
         };

@@ -57,6 +57,10 @@ struct SlotInner {
     /// The constructor until the task takes it (kept here, not in the task: every
     /// byte of the task counts), then the service until the task finishes.
     held: Held,
+    /// Whether a `Held::Service` is the constructed service (another task may call its
+    /// `stop`), not one built ahead ([`erased::Construct::Built`]) that has not started:
+    /// a flag beside it, where a variant of its own would take `Held` from 24 bytes to 32.
+    constructed: bool,
     /// The service's `stop_timeout` in nanoseconds, for a `stop` called from elsewhere.
     stop_timeout: u64,
     /// What only some services need, boxed: 8 bytes for every other service.
@@ -85,8 +89,29 @@ impl SlotInner {
 enum Held {
     #[default]
     Nothing,
-    Construct(erased::Construct),
+    /// A lazy constructor.
+    Construct(erased::Lazy),
+    /// The service: built ahead, or constructed (see `SlotInner::constructed`).
     Service(erased::Shared),
+}
+
+impl SlotInner {
+    /// Keeps `construct` for the task.
+    fn keep(&mut self, construct: erased::Construct) {
+        self.held = match construct {
+            erased::Construct::Lazy(construct) => Held::Construct(construct),
+            erased::Construct::Built(service) => Held::Service(service),
+        };
+        self.constructed = false;
+    }
+
+    /// The service, once constructed.
+    fn service(&self) -> Option<&erased::Shared> {
+        match &self.held {
+            Held::Service(service) if self.constructed => Some(service),
+            Held::Nothing | Held::Construct(_) | Held::Service(_) => None,
+        }
+    }
 }
 
 const OPEN: u8 = 0;
@@ -135,7 +160,7 @@ impl TaskSlot {
         construct: erased::Construct,
         spawn: impl FnOnce() -> JoinHandle<()>,
     ) {
-        self.lock().held = Held::Construct(construct);
+        self.lock().keep(construct);
         let handle = spawn();
         let mut inner = self.lock();
         if inner.aborted {
@@ -183,14 +208,19 @@ impl TaskSlot {
     /// Keeps the constructor until the task takes it.
     #[cfg(test)]
     pub(crate) fn keep_construct(&self, construct: erased::Construct) {
-        self.lock().held = Held::Construct(construct);
+        self.lock().keep(construct);
     }
 
     /// The constructor, for the task to call.
     pub(crate) fn take_construct(&self) -> Option<erased::Construct> {
-        match std::mem::take(&mut self.lock().held) {
-            Held::Construct(construct) => Some(construct),
-            Held::Nothing | Held::Service(_) => None,
+        let mut inner = self.lock();
+        if inner.constructed {
+            return None;
+        }
+        match std::mem::take(&mut inner.held) {
+            Held::Construct(construct) => Some(erased::Construct::Lazy(construct)),
+            Held::Service(service) => Some(erased::Construct::Built(service)),
+            Held::Nothing => None,
         }
     }
 
@@ -198,6 +228,7 @@ impl TaskSlot {
     pub(crate) fn constructed(&self, service: erased::Shared, stop_timeout: Duration) {
         let mut inner = self.lock();
         inner.held = Held::Service(service);
+        inner.constructed = true;
         inner.stop_timeout = u64::try_from(stop_timeout.as_nanos()).unwrap_or(u64::MAX);
     }
 
@@ -220,10 +251,7 @@ impl TaskSlot {
         allow(dead_code, reason = "only the ops endpoint dispatches commands")
     )]
     pub(crate) fn service(&self) -> Option<erased::Shared> {
-        match &self.lock().held {
-            Held::Service(service) => Some(service.clone()),
-            Held::Nothing | Held::Construct(_) => None,
-        }
+        self.lock().service().cloned()
     }
 
     /// Keeps the token of the attempt that begins, for [`TaskSlot::restart`].
@@ -326,7 +354,7 @@ impl TaskSlot {
         spawn: impl FnOnce(erased::Shared, Duration) -> (AbortOnDropHandle<Result<()>>, Instant),
     ) {
         let mut inner = self.lock();
-        let Held::Service(service) = &inner.held else {
+        let Some(service) = inner.service() else {
             return;
         };
         if self
@@ -410,6 +438,29 @@ mod tests {
         }
         assert!(!ran.load(Ordering::SeqCst), "the aborted task ran");
         assert!(!slot.is_running());
+    }
+
+    /// A service built ahead (`ServiceDef::new`) is kept as the service itself, but is
+    /// not the constructed service until its task says so: nobody may call its `stop`.
+    #[test]
+    fn a_service_built_ahead_is_handed_to_the_task_not_to_others() {
+        let slot = TaskSlot::new(tracing::Span::none());
+        slot.keep_construct(erased::built(Idle));
+        assert!(
+            slot.service().is_none(),
+            "not started: no service for others"
+        );
+        let Some(erased::Construct::Built(service)) = slot.take_construct() else {
+            panic!("the task gets the built service");
+        };
+        assert!(slot.take_construct().is_none());
+        slot.constructed(service, std::time::Duration::from_secs(1));
+        assert!(slot.service().is_some());
+        assert!(
+            slot.take_construct().is_none(),
+            "a constructed service is no constructor"
+        );
+        assert!(slot.finished().is_some());
     }
 
     #[tokio::test]
