@@ -229,11 +229,11 @@ impl Shared {
     fn after_cancel(self: &Arc<Self>, node: usize) {
         let slot = &self.tasks[node];
         // The flag before the token: a `run` that returns because it saw its token
-        // cancelled is seen as interrupted, not as having exited by itself.
-        // Sequentially consistent, as are the supervisor's poll count and its read of the
-        // flag in `RunGuard::poll` (no fence needed: the four accesses have one total
-        // order): either the supervisor sees the cancellation before it polls `run`, or
-        // this sees it polling.
+        // cancelled is seen as interrupted, not as having exited by itself. The flag's
+        // write and the poll count's read below are sequentially consistent, as are the
+        // supervisor's count and its read of the flag in `RunGuard::poll` (one total
+        // order for the four, so no fence): either the supervisor sees the cancellation
+        // before it polls `run`, or this sees it polling.
         slot.cancelled.store(true, Ordering::SeqCst);
         self.walk.token(node).cancel();
         slot.wake_watcher();
