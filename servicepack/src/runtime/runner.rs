@@ -21,6 +21,7 @@
 //! short-circuit. A shared `shutdown` token (and an atomic flag for the hot checks)
 //! tells supervisors that no new run may start.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::pin::pin;
 use std::sync::{Arc, OnceLock};
@@ -358,6 +359,10 @@ struct Coordinator {
     cause: Option<ShutdownCause>,
     errors: Vec<RunError>,
     control: Option<Control>,
+    /// The definitions' dependency lists, freed with the rest of the run's state after
+    /// it (their names are in the plan): one or two frees per service with dependencies,
+    /// off the start, whose spawning loop a chain of services follows closely.
+    depends_on: Vec<Vec<Cow<'static, str>>>,
 }
 
 impl Drop for Coordinator {
@@ -530,6 +535,7 @@ impl Coordinator {
             cause: None,
             errors: Vec::new(),
             control,
+            depends_on: Vec::new(),
         };
         for (service, dependency) in this.plan.external() {
             let span = tracing::error_span!("service", service = %service);
@@ -558,6 +564,11 @@ impl Coordinator {
         } else {
             this.start_all(&mut defs);
         }
+        this.depends_on = defs
+            .iter_mut()
+            .filter(|def| !def.depends_on.is_empty())
+            .map(|def| std::mem::take(&mut def.depends_on))
+            .collect();
         Ok((this, inbox))
     }
 
