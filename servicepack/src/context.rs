@@ -1,14 +1,18 @@
 //! What a running service sees of the runtime.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Poll, Waker};
 
+use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::runtime::plan::Names;
+use crate::runtime::plan::{Names, Roster};
+use crate::runtime::signal::{self, Signal};
 
 /// A service's handle on the runtime: its name, the attempt number, the shutdown signal,
 /// and (for `notify_ready` services) the way to say "ready".
@@ -49,7 +53,9 @@ pub struct Context {
     /// …and which one is this service's.
     node: u32,
     attempt: u32,
-    token: CancellationToken,
+    /// The token it is cancelled with; `None`: its service's own stop signal, in `names`
+    /// (most run contexts: no token is made unless one is asked for).
+    token: Option<CancellationToken>,
     /// The readiness latch of a `notify_ready` attempt, or the deadline of a `stop`.
     extra: Option<Arc<Extra>>,
 }
@@ -161,7 +167,7 @@ impl Name {
 
     fn own(name: Cow<'static, str>) -> Self {
         Self {
-            names: Arc::new(vec![name]),
+            names: Arc::new(Roster::new(vec![name])),
             node: 0,
         }
     }
@@ -205,9 +211,26 @@ impl Context {
             names: name.names,
             node: name.node,
             attempt,
-            token,
+            token: Some(token),
             extra,
         }
+    }
+
+    /// A context cancelled with its service's own stop signal (the run's, in the names
+    /// of `name`): a run context of a service that is not restarted one attempt at a time.
+    pub(crate) fn of_service(name: Name, attempt: u32, extra: Option<Arc<Extra>>) -> Self {
+        Self {
+            names: name.names,
+            node: name.node,
+            attempt,
+            token: None,
+            extra,
+        }
+    }
+
+    /// The service's own stop signal, for a context without a token of its own.
+    fn signal(&self) -> &Signal {
+        self.names.signal(self.node as usize)
     }
 
     /// Resolves when the service should shut down.
@@ -215,21 +238,39 @@ impl Context {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future and calling `cancelled` again loses nothing.
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.token.cancelled()
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            ctx: self,
+            wait: None,
+        }
     }
 
     /// Whether shutdown has been requested.
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
+        match &self.token {
+            Some(token) => token.is_cancelled(),
+            None => self.signal().is_set(),
+        }
     }
 
     /// The cancellation token behind [`Context::cancelled`] (a clone: cheap, and cancelled
     /// together with the original), to hand to libraries or move into spawned tasks.
     #[must_use]
     pub fn token(&self) -> CancellationToken {
-        self.token.clone()
+        match &self.token {
+            Some(token) => token.clone(),
+            None => self.signal().token().clone(),
+        }
+    }
+
+    /// The token [`Cancelled`] waits on when it has to register (made on first use for a
+    /// context with its service's own signal).
+    fn wait_token(&self) -> &CancellationToken {
+        match &self.token {
+            Some(token) => token,
+            None => self.signal().token(),
+        }
     }
 
     /// Tells the runtime that this service is ready: its dependents may start. Calling it
@@ -244,7 +285,7 @@ impl Context {
     /// The service name, as given by `#[service(name = ...)]` or derived from the type.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.names[self.node as usize]
+        self.names.name(self.node as usize)
     }
 
     /// The run number, starting at 1; retries count up from there. In `stop` and in a
@@ -261,6 +302,54 @@ impl Context {
             Some(Extra::Deadline(deadline)) => Some(*deadline),
             _ => None,
         }
+    }
+}
+
+pin_project! {
+    /// The future of [`Context::cancelled`]: resolves when the service should shut down.
+    ///
+    /// Inside `run`, polled by the service's supervisor (an `await` in `run` itself, or in
+    /// a `select!` there), it reads a flag and registers nothing: the supervisor is woken
+    /// when the service's turn to stop comes anyway. Polled anywhere else (a task `run`
+    /// spawned, a nested executor) it waits on the context's token, like
+    /// [`CancellationToken::cancelled`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Cancelled<'a> {
+        ctx: &'a Context,
+        // Once it has registered with the token, it stays registered.
+        #[pin]
+        wait: Option<WaitForCancellationFuture<'a>>,
+    }
+}
+
+impl std::fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("service", &self.ctx.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if this.wait.is_none() && this.ctx.token.is_none() {
+            let signal = this.ctx.signal();
+            if signal.is_set() {
+                return Poll::Ready(());
+            }
+            if signal::supervised_here(signal, cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+        if this.wait.is_none() {
+            this.wait.set(Some(this.ctx.wait_token().cancelled()));
+        }
+        this.wait
+            .as_pin_mut()
+            .map_or(Poll::Pending, |wait| wait.poll(cx))
     }
 }
 

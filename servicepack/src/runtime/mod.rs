@@ -15,6 +15,7 @@ pub(crate) mod retry;
 pub(crate) mod runner;
 pub(crate) mod shared;
 pub(crate) mod shutdown;
+pub(crate) mod signal;
 pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod supervisor;

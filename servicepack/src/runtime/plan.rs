@@ -20,6 +20,8 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use crate::runtime::signal::Signal;
+
 /// Why a set of services cannot run: the graph is empty, has a name twice, or has a cycle.
 ///
 /// # Examples
@@ -107,8 +109,41 @@ impl Hasher for Fnv {
     }
 }
 
-/// Service names by node, shared.
-pub(crate) type Names = Arc<Vec<Cow<'static, str>>>;
+/// Service names by node, with each service's stop signal: shared with every
+/// [`Context`](crate::Context) of the run, which reaches both through this one pointer.
+pub(crate) type Names = Arc<Roster>;
+
+/// What [`Names`] points to.
+#[derive(Debug)]
+pub(crate) struct Roster {
+    names: Vec<Cow<'static, str>>,
+    /// Per node: set when the service's turn to stop comes.
+    signals: Box<[Signal]>,
+}
+
+impl Roster {
+    /// `names`, each with a signal not set.
+    pub(crate) fn new(names: Vec<Cow<'static, str>>) -> Self {
+        Self {
+            signals: names.iter().map(|_| Signal::default()).collect(),
+            names,
+        }
+    }
+
+    /// The name of node `node`.
+    pub(crate) fn name(&self, node: usize) -> &str {
+        &self.names[node]
+    }
+
+    /// The stop signal of node `node`.
+    pub(crate) fn signal(&self, node: usize) -> &Signal {
+        &self.signals[node]
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+}
 
 /// Edges of one direction in compressed form: node `i`'s targets are
 /// `targets[offsets[i]..offsets[i + 1]]`.
@@ -218,7 +253,7 @@ impl Plan {
             });
         }
         Ok(Self {
-            names: Arc::new(names),
+            names: Arc::new(Roster::new(names)),
             deps,
             dependents,
             external,
@@ -238,13 +273,13 @@ impl Plan {
 
     /// The name of node `node`.
     pub(crate) fn name(&self, node: usize) -> &str {
-        &self.names[node]
+        self.names.name(node)
     }
 
     /// The index of the node called `name`, if any (a linear search).
     #[cfg(test)]
     fn index_of(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| &**n == name)
+        self.names.names.iter().position(|n| &**n == name)
     }
 
     /// The nodes that `node` depends on (within the set).

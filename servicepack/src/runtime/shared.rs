@@ -21,6 +21,7 @@ use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
 use crate::runtime::shutdown::StopWalk;
 use crate::runtime::shutdown::stop_deadline;
+use crate::runtime::signal::Signal;
 use crate::runtime::status::StatusBoard;
 use crate::{Context, RunError};
 
@@ -30,7 +31,8 @@ use slot::service_span;
 pub(crate) use slot::{Claim, RunGuard, TaskSlot};
 
 /// State every supervisor shares with the coordinator, behind methods: the per-service
-/// gates, tokens, slots and status cells, the shutdown news, the stop contexts' token,
+/// gates, stop holds, slots and status cells (the stop signals are in the plan's
+/// names), the shutdown news, the stop contexts' token,
 /// and the tracker of the supervisor tasks.
 pub(crate) struct Shared {
     events: UnboundedSender<Event>,
@@ -39,7 +41,7 @@ pub(crate) struct Shared {
     plan: Arc<Plan>,
     /// Per service with dependents: its readiness, which they wait for.
     gates: Vec<Option<Gate>>,
-    /// Per service: its token, and what still holds its stop back.
+    /// Per service: what still holds its stop back.
     walk: StopWalk,
     /// Per service: its supervisor task, while it runs.
     tasks: Box<[TaskSlot]>,
@@ -86,9 +88,15 @@ impl Shared {
         self.gates[node].as_ref()
     }
 
-    /// The token of `node`'s runs; cancelled when its turn to stop comes.
+    /// The token of `node`'s runs (made on first use); cancelled when its turn to stop
+    /// comes.
     pub(crate) fn token(&self, node: usize) -> &CancellationToken {
-        self.walk.token(node)
+        self.signal(node).token()
+    }
+
+    /// `node`'s stop signal: set when its turn to stop comes.
+    pub(crate) fn signal(&self, node: usize) -> &Signal {
+        self.plan.names().signal(node)
     }
 
     pub(crate) fn slot(&self, node: usize) -> &TaskSlot {
@@ -165,8 +173,8 @@ impl Shared {
         }
     }
 
-    /// The state for running `plan`: a gate for every service with dependents, a token
-    /// for every service, no supervisor running yet.
+    /// The state for running `plan`: a gate for every service with dependents, no
+    /// supervisor running yet.
     pub(crate) fn new(
         plan: Arc<Plan>,
         events: UnboundedSender<Event>,
@@ -221,21 +229,20 @@ impl Shared {
             .finished(&self.plan, node, |dep| self.after_cancel(dep));
     }
 
-    /// `node`'s turn to stop has come: cancels its token. Its supervisor calls `stop` when
+    /// `node`'s turn to stop has come: sets its signal. Its supervisor calls `stop` when
     /// it sees that, unless it is inside a poll of `run`, which may be blocking its
     /// thread: then a watcher task checks again after [`RESCUE_GRACE`], and if the
     /// supervisor is still in that same poll, calls `stop` on a task of its own (SPEC
     /// §4.7).
     fn after_cancel(self: &Arc<Self>, node: usize) {
         let slot = &self.tasks[node];
-        // The flag before the token: a `run` that returns because it saw its token
-        // cancelled is seen as interrupted, not as having exited by itself. The flag's
-        // write and the poll count's read below are sequentially consistent, as are the
-        // supervisor's count and its read of the flag in `RunGuard::poll` (one total
-        // order for the four, so no fence): either the supervisor sees the cancellation
-        // before it polls `run`, or this sees it polling.
-        slot.cancelled.store(true, Ordering::SeqCst);
-        self.walk.token(node).cancel();
+        // The signal's flag is set before its token is cancelled (if it has one): a `run`
+        // that returns because it saw its token cancelled is seen as interrupted, not as
+        // having exited by itself. The flag's write and the poll count's read below are
+        // sequentially consistent, as are the supervisor's count and its read of the
+        // flag in `RunGuard::poll` (one total order for the four): either the supervisor
+        // sees the flag before it polls `run`, or this sees it polling.
+        self.signal(node).set();
         slot.wake_watcher();
         let polls = self.tasks[node].polls.load(Ordering::SeqCst);
         if polls.is_multiple_of(2) {

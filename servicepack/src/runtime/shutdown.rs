@@ -2,12 +2,12 @@
 //!
 //! The walk ([`StopWalk`]) is driven by the supervisors themselves, the stop-side twin of
 //! the start gates: no message and no coordinator hop per service. Every service has a
-//! token and an atomic count of what holds its stop back: one hold per dependent, plus
-//! one for "shutdown has not begun". A supervisor that finishes (its service stopped, or
-//! never ran, or failed to construct) releases one hold of each of its dependencies;
-//! when shutdown begins, the coordinator releases the extra hold of every service.
-//! Whoever releases a service's last hold cancels its token, which is its supervisor's
-//! signal to stop. So a service stops only after every service that depends on it has
+//! stop signal (`signal.rs`) and an atomic count of what holds its stop back: one hold
+//! per dependent, plus one for "shutdown has not begun". A supervisor that finishes (its
+//! service stopped, or never ran, or failed to construct) releases one hold of each of
+//! its dependencies; when shutdown begins, the coordinator releases the extra hold of
+//! every service. Whoever releases a service's last hold sets its signal, its
+//! supervisor's cue to stop. So a service stops only after every service that depends on it has
 //! finished stopping, independent services stop concurrently, and one that never ran (or
 //! ended before shutdown without ever running) holds no one back: its supervisor has
 //! finished, and released its holds, by then. A dependency chain hands the stop from
@@ -45,13 +45,11 @@ use crate::runtime::shared::Claim;
 use crate::runtime::supervisor::RunFuture;
 use crate::{Context, Result};
 
-/// The reverse-edge walk, shared by every supervisor: per service, its token and the
-/// holds on its stop. (Kept as separate arrays: the tokens are only read, so the
-/// supervisors and the coordinator can share their cache lines.)
+/// The reverse-edge walk, shared by every supervisor: per service, what holds its stop
+/// back. (The signal a service's turn to stop sets is beside its name, in the plan's
+/// names, where its contexts find it.)
 #[derive(Debug)]
 pub(crate) struct StopWalk {
-    /// Per service: cancelled when its turn to stop comes.
-    tokens: Box<[CancellationToken]>,
     /// Per service: its dependents whose supervisor has not finished, plus one until
     /// shutdown begins.
     holds: Box<[AtomicU32]>,
@@ -64,7 +62,6 @@ impl StopWalk {
     /// Every service held by each of its dependents and by shutdown not having begun.
     pub(crate) fn new(plan: &Plan) -> Self {
         Self {
-            tokens: (0..plan.len()).map(|_| CancellationToken::new()).collect(),
             holds: (0..plan.len())
                 .map(|node| {
                     // Fewer than 2^32 services (nodes are `u32`), so fewer dependents.
@@ -76,16 +73,11 @@ impl StopWalk {
         }
     }
 
-    /// The token of `node`'s runs; cancelled when `node` is to stop.
-    pub(crate) fn token(&self, node: usize) -> &CancellationToken {
-        &self.tokens[node]
-    }
-
     /// Shutdown has begun: releases the hold it had on every service, so those that no
-    /// unfinished dependent holds stop now: `stopped` is called for each, and cancels its
-    /// token. Once per run; the shutdown window must be set before.
+    /// unfinished dependent holds stop now: `stopped` is called for each, and sets its
+    /// signal. Once per run; the shutdown window must be set before.
     pub(crate) fn begin(&self, plan: &Plan, mut stopped: impl FnMut(usize)) {
-        for node in 0..self.tokens.len() {
+        for node in 0..self.holds.len() {
             if plan.dependents(node).is_empty() {
                 // Shutdown was its only hold: no need to count (one atomic write less
                 // per service, which matters when ten thousand stop at once).
@@ -97,7 +89,7 @@ impl StopWalk {
     }
 
     /// `node`'s supervisor has finished: releases its hold on each of its dependencies;
-    /// `stopped` is called for each whose turn to stop came, and cancels its token. Once
+    /// `stopped` is called for each whose turn to stop came, and sets its signal. Once
     /// per supervisor.
     pub(crate) fn finished(&self, plan: &Plan, node: usize, mut stopped: impl FnMut(usize)) {
         for &dep in plan.dependencies(node) {

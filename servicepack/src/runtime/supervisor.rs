@@ -10,15 +10,15 @@
 //! Then it constructs the service (lazily: a service that never starts is never built)
 //! and loops over attempts: each calls `run` with a fresh [`Context`](crate::Context) and drives the
 //! future (inside `catch_unwind`, so a panic is an error) until it returns, until the
-//! service's token is cancelled, or, for `notify_ready` services, until `ready_timeout`
+//! service's stop signal is set, or, for `notify_ready` services, until `ready_timeout`
 //! passes without `ctx.ready()`. The retry arithmetic lives in `retry.rs`.
 //!
 //! Before shutdown, the task tells the coordinator when its service ends (no further
 //! run will start) with a message on one unbounded channel: the coordinator counts what
 //! is left running, and a fatal failure begins shutdown. After its last run the task
-//! idles until its turn to stop: the reverse-edge walk (`shutdown.rs`) flags it in the
-//! service's task slot, cancels the service's token and wakes the task through the
-//! slot's waker; the task then calls `stop` at once, concurrently with a `run` that may
+//! idles until its turn to stop: the reverse-edge walk (`shutdown.rs`) sets the
+//! service's stop signal (`signal.rs`: a flag, and the token if one was made) and wakes
+//! the task through the slot's waker; the task then calls `stop` at once, concurrently with a `run` that may
 //! still be going (a service that keeps the default `stop` has nothing to call). When the
 //! task finishes (which it notes when its state is dropped, so even an aborted or
 //! panicking task does), it leaves its problems in a shared list, releases its holds on
@@ -61,6 +61,7 @@ use crate::runtime::lifecycle::{self, Lifecycle, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
 use crate::runtime::shutdown::{Finished, StopContext, StopRequest, StopWait, Stopped};
+use crate::runtime::signal::Signal;
 use crate::runtime::state::{ServiceState, TransitionToDone, TransitionToEnded, TransitionToReady};
 use crate::service::BoxFuture;
 use crate::{Error, Policy, Result, RunError};
@@ -90,7 +91,7 @@ enum Begun {
 /// How one drive of a run future ended.
 enum Drive {
     Returned(Result<()>),
-    /// The service's token was cancelled: its turn to stop has come.
+    /// The service's stop signal was set: its turn to stop has come.
     Interrupted,
 }
 
@@ -195,7 +196,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                         break false;
                     }
                 };
-                if interrupted && !life.slot().turn_to_stop() {
+                if interrupted && !life.turn_to_stop() {
                     // A restart ended the attempt: `stop` as at shutdown, then a fresh one
                     // (or, if shutdown began meanwhile, the wait for this service's turn).
                     Box::pin(life.restart_stop(&*service, Pin::new(&mut run))).await;
@@ -208,11 +209,11 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                     run = None;
                     // Until this service's turn to stop, or a restart (through the slot:
                     // a wait on the token would cost every supervisor 72 bytes).
-                    poll_fn(|cx| life.slot().poll_interrupted(cx, true)).await;
+                    poll_fn(|cx| life.poll_interrupted(cx, true)).await;
                     if life.restart_wanted() && life.revive() {
                         continue;
                     }
-                    poll_fn(|cx| life.slot().poll_interrupted(cx, false)).await;
+                    poll_fn(|cx| life.poll_interrupted(cx, false)).await;
                 }
                 // `stop` is called, and polled once with `run`, in this poll of the task;
                 // only a stop that does not finish there waits (boxed) for its deadline.
@@ -293,8 +294,8 @@ pub(crate) struct Life {
     slot_released: bool,
     attempts: Attempts,
     /// With restartable services, the token of the current attempt: a child of the
-    /// service's own token, which a restart cancels. `None`: the service's own token
-    /// (borrowed from the walk, not cloned: a clone takes the token's lock).
+    /// service's own token, which a restart cancels. `None`: the service's own stop
+    /// signal, which run contexts read without a token.
     run_token: Option<CancellationToken>,
     /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
     /// waits for the tracker to empty, finds them.
@@ -352,7 +353,8 @@ impl Life {
         self.run_token.as_ref().unwrap_or_else(|| self.walk_token())
     }
 
-    /// The service's own token; cancelled when its turn to stop comes.
+    /// The service's own token (made on first use); cancelled when its turn to stop
+    /// comes.
     fn walk_token(&self) -> &CancellationToken {
         self.shared.token(self.node())
     }
@@ -361,9 +363,28 @@ impl Life {
         self.shared.slot(self.node())
     }
 
+    /// The service's stop signal: set when its turn to stop comes.
+    fn signal(&self) -> &Signal {
+        self.shared.signal(self.node())
+    }
+
+    /// Whether the service's turn to stop has come.
+    fn turn_to_stop(&self) -> bool {
+        self.signal().is_set()
+    }
+
+    /// Ready once the service's turn to stop has come or, with `restarts`, the current
+    /// attempt was restarted; until then the task of `cx` is woken when it is.
+    fn poll_interrupted(&self, cx: &mut std::task::Context<'_>, restarts: bool) -> Poll<()> {
+        self.slot().poll_interrupted(self.signal(), cx, restarts)
+    }
+
     /// What every poll of `run` goes through.
     fn guard(&self) -> RunGuard<'_> {
-        RunGuard { slot: self.slot() }
+        RunGuard {
+            slot: self.slot(),
+            signal: self.signal(),
+        }
     }
 
     /// No further run will start: settles the gate (if not ready, dependents give up)

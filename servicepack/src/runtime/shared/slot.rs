@@ -16,6 +16,7 @@ use tracing::Span;
 use crate::Result;
 use crate::runtime::catch;
 use crate::runtime::erased;
+use crate::runtime::signal::{self, Signal};
 
 /// One service's supervisor task as others see it: its handle, so that the coordinator can
 /// abort the stragglers when it stops waiting for them; the service, once constructed,
@@ -27,8 +28,6 @@ pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
     /// keeps the parity).
     pub(super) polls: AtomicU32,
-    /// Set when the service's token is cancelled (the token's own check takes a lock).
-    pub(super) cancelled: AtomicBool,
     /// Set when a restart cancels the current attempt's token; cleared when the next
     /// attempt begins.
     restarted: AtomicBool,
@@ -47,8 +46,8 @@ struct SlotInner {
     /// The task's handle (`None` before it is spawned, or once aborted).
     task: Option<JoinHandle<()>>,
     /// The supervisor, while it waits for its dependencies or watches a running attempt:
-    /// woken when a dependency settles or the attempt is interrupted (its token
-    /// cancelled). Here rather than a wait on a token inside the task, which would cost
+    /// woken when a dependency settles or the attempt is interrupted (its stop signal
+    /// set, or a restart). Here rather than a wait on a token inside the task, which would cost
     /// every idle supervisor 72 bytes.
     watcher: Option<std::task::Waker>,
     finished: bool,
@@ -134,7 +133,6 @@ impl TaskSlot {
     pub(super) fn new(span: Span) -> Self {
         Self {
             polls: AtomicU32::new(0),
-            cancelled: AtomicBool::new(false),
             restarted: AtomicBool::new(false),
             claim: AtomicU8::new(OPEN),
             inner: Mutex::default(),
@@ -281,32 +279,28 @@ impl TaskSlot {
         }
     }
 
-    /// Whether the service's turn to stop has come (its token is cancelled, or about to
-    /// be): an atomic read, where the token's own check takes a lock.
-    pub(crate) fn turn_to_stop(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
+    /// Whether the service's turn to stop has come (`signal`, its stop signal, is set),
+    /// or, with `restarts`, a restart cancelled the current attempt's token.
+    fn interrupted(&self, signal: &Signal, restarts: bool) -> bool {
+        signal.is_set() || (restarts && self.restarted.load(Ordering::SeqCst))
     }
 
-    /// Whether the service's token was cancelled (its turn to stop), or, with
-    /// `restarts`, a restart cancelled the current attempt's.
-    fn interrupted(&self, restarts: bool) -> bool {
-        self.cancelled.load(Ordering::SeqCst) || (restarts && self.restarted.load(Ordering::SeqCst))
-    }
-
-    /// Ready once the service's turn to stop has come (or, with `restarts`, the current
-    /// attempt was restarted); until then, the task of `cx` is woken when it is.
+    /// Ready once the service's turn to stop has come (its stop signal `signal` is set)
+    /// or, with `restarts`, the current attempt was restarted; until then, the task of
+    /// `cx` is woken when it is.
     pub(crate) fn poll_interrupted(
         &self,
+        signal: &Signal,
         cx: &mut std::task::Context<'_>,
         restarts: bool,
     ) -> Poll<()> {
-        if self.interrupted(restarts) {
+        if self.interrupted(signal, restarts) {
             return Poll::Ready(());
         }
         self.register_watcher(cx);
         // An interruption that took the (empty) watcher before it was stored has set
         // its flag before that: it is seen here.
-        if self.interrupted(restarts) {
+        if self.interrupted(signal, restarts) {
             return Poll::Ready(());
         }
         Poll::Pending
@@ -375,12 +369,16 @@ impl TaskSlot {
 #[derive(Clone, Copy)]
 pub(crate) struct RunGuard<'a> {
     pub(crate) slot: &'a TaskSlot,
+    /// The service's stop signal.
+    pub(crate) signal: &'a Signal,
 }
 
 impl RunGuard<'_> {
-    /// Polls the run in `run` unless the token is cancelled (then `Pending`: the caller
-    /// watches the token and stops). The first poll of an attempt always happens: `run`
-    /// was called, so it begins before its `stop`.
+    /// Polls the run in `run` unless the service's signal is set (then `Pending`: the
+    /// caller watches the signal and stops). The first poll of an attempt always happens:
+    /// `run` was called, so it begins before its `stop`. The poll is marked as the
+    /// supervisor's (`signal.rs`): a `ctx.cancelled()` inside it reads the flag and
+    /// leaves the waking to the slot.
     pub(crate) fn poll(
         self,
         run: std::pin::Pin<&mut Option<crate::runtime::supervisor::RunFuture<'_>>>,
@@ -390,11 +388,11 @@ impl RunGuard<'_> {
         // The count and the flag's read are sequentially consistent, as the walk's write
         // of the flag and its read of the count are (`Shared::after_cancel`).
         self.slot.count_poll();
-        if !first && self.slot.cancelled.load(Ordering::SeqCst) {
+        if !first && self.signal.is_set() {
             self.slot.count_poll();
             return std::task::Poll::Pending;
         }
-        let poll = catch::poll_slot(run, cx);
+        let poll = signal::polling_run(self.signal, cx, |cx| catch::poll_slot(run, cx));
         self.slot.count_poll();
         poll
     }

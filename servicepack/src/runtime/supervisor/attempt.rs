@@ -53,12 +53,12 @@ impl Life {
             // In the slot, not the task: every byte of the task counts.
             self.slot().set_attempt_started(at);
         }
-        let ctx = Context::new(
-            self.ctx_name(),
-            attempt,
-            self.token().clone(),
-            latch.clone(),
-        );
+        // With restarts, the attempt's own token; else the service's signal, and no token
+        // unless `run` asks for one.
+        let ctx = match &self.run_token {
+            Some(token) => Context::new(self.ctx_name(), attempt, token.clone(), latch.clone()),
+            None => Context::of_service(self.ctx_name(), attempt, latch.clone()),
+        };
         // `run` of a hand-written impl may panic before it returns its future.
         let mut returned = match catch::call(|| Ok(service.run(ctx))) {
             Ok(run) => {
@@ -166,7 +166,6 @@ impl<'a, 's> Attempt<'a, 's> {
             Some(drive) => Poll::Ready(drive),
             None => self
                 .life
-                .slot()
                 .poll_interrupted(cx, true)
                 .map(|()| Drive::Interrupted),
         }
@@ -190,7 +189,11 @@ fn poll_ready(
         ended = Some(Drive::Returned(result));
     }
     if ended.is_none() && wait.latch.poll_set(cx).is_pending() {
-        if guard.slot.poll_interrupted(cx, true).is_ready() {
+        if guard
+            .slot
+            .poll_interrupted(guard.signal, cx, true)
+            .is_ready()
+        {
             ended = Some(Drive::Interrupted);
         } else if wait.timeout.poll(cx).is_ready() {
             let timeout = life.attempts.policy.ready_timeout;
@@ -239,7 +242,6 @@ impl Future for Attempt<'_, '_> {
                     // `run` less).
                     Begun::Running => this
                         .life
-                        .slot()
                         .poll_interrupted(cx, true)
                         .map(|()| Drive::Interrupted),
                 }
@@ -262,7 +264,11 @@ fn watch(
     run: Pin<&mut Option<RunFuture<'_>>>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Drive> {
-    if guard.slot.poll_interrupted(cx, true).is_ready() {
+    if guard
+        .slot
+        .poll_interrupted(guard.signal, cx, true)
+        .is_ready()
+    {
         return Poll::Ready(Drive::Interrupted);
     }
     match guard.poll(run, cx, false) {

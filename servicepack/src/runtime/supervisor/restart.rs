@@ -17,7 +17,7 @@ impl Life {
     /// Whether the cancelled attempt token means a restart: the service's own turn to
     /// stop has not come and shutdown has not begun.
     pub(super) fn restart_wanted(&self) -> bool {
-        !self.slot().turn_to_stop() && !self.shared.shutdown_began()
+        !self.turn_to_stop() && !self.shared.shutdown_began()
     }
 
     /// A restart of a service that had ended (exited, or failed for good as an allowed
