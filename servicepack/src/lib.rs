@@ -64,7 +64,7 @@ pub mod sv;
 pub mod testing;
 
 pub use app::App;
-pub use context::Context;
+pub use context::{Cancelled, Context};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::{Error, Result};
 /// The [`metrics`](https://docs.rs/metrics) facade, re-exported: what a service records

@@ -47,8 +47,8 @@ struct SlotInner {
     task: Option<JoinHandle<()>>,
     /// The supervisor, while it waits for its dependencies or watches a running attempt:
     /// woken when a dependency settles or the attempt is interrupted (its stop signal
-    /// set, or a restart). Here rather than a wait on a token inside the task, which would cost
-    /// every idle supervisor 72 bytes.
+    /// set, or a restart). Here rather than a wait on a token inside the task, which
+    /// would cost every idle supervisor 72 bytes.
     watcher: Option<std::task::Waker>,
     finished: bool,
     /// Set by [`TaskSlot::abort`].
