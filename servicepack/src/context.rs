@@ -167,7 +167,7 @@ impl Name {
 
     fn own(name: Cow<'static, str>) -> Self {
         Self {
-            names: Arc::new(Roster::new(vec![name])),
+            names: Arc::new(Roster::unsignalled(vec![name])),
             node: 0,
         }
     }
@@ -216,8 +216,9 @@ impl Context {
         }
     }
 
-    /// A context cancelled with its service's own stop signal (the run's, in the names
-    /// of `name`): a run context of a service that is not restarted one attempt at a time.
+    /// A context cancelled with its service's own stop signal, in the names of `name`
+    /// (which must be a plan's, [`Name::of`]: only those have signals): a run context of
+    /// a service that is not restarted one attempt at a time.
     pub(crate) fn of_service(name: Name, attempt: u32, extra: Option<Arc<Extra>>) -> Self {
         Self {
             names: name.names,
@@ -362,6 +363,24 @@ mod tests {
     #[test]
     fn context_stays_small() {
         assert!(std::mem::size_of::<Context>() <= 32);
+    }
+
+    #[tokio::test]
+    async fn cancelled_is_send_and_resolves_with_the_token() {
+        fn send<T: Send>(value: T) -> T {
+            value
+        }
+        let ctx = Context::detached("worker");
+        let token = ctx.token();
+        let waiting = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { send(ctx.cancelled()).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        token.cancel();
+        waiting.await.unwrap();
+        assert!(ctx.is_cancelled());
     }
 
     #[test]

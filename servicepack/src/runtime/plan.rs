@@ -130,6 +130,14 @@ impl Roster {
         }
     }
 
+    /// `names` without signals, for contexts that carry a token of their own.
+    pub(crate) fn unsignalled(names: Vec<Cow<'static, str>>) -> Self {
+        Self {
+            names,
+            signals: Box::default(),
+        }
+    }
+
     /// The name of node `node`.
     pub(crate) fn name(&self, node: usize) -> &str {
         &self.names[node]
