@@ -31,9 +31,8 @@ use slot::service_span;
 pub(crate) use slot::{Claim, RunGuard, TaskSlot};
 
 /// State every supervisor shares with the coordinator, behind methods: the per-service
-/// gates, stop holds, slots and status cells (the stop signals are in the plan's
-/// names), the shutdown news, the stop contexts' token,
-/// and the tracker of the supervisor tasks.
+/// gates, stop holds, slots and status cells (the stop signals are in the plan's names),
+/// the shutdown news, the stop contexts' token, and the tracker of the supervisor tasks.
 pub(crate) struct Shared {
     events: UnboundedSender<Event>,
     /// The lifecycle as data, for whoever reads it.

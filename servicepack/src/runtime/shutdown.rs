@@ -7,11 +7,11 @@
 //! service stopped, or never ran, or failed to construct) releases one hold of each of
 //! its dependencies; when shutdown begins, the coordinator releases the extra hold of
 //! every service. Whoever releases a service's last hold sets its signal, its
-//! supervisor's cue to stop. So a service stops only after every service that depends on it has
-//! finished stopping, independent services stop concurrently, and one that never ran (or
-//! ended before shutdown without ever running) holds no one back: its supervisor has
-//! finished, and released its holds, by then. A dependency chain hands the stop from
-//! link to link directly, as a start does through the gates.
+//! supervisor's cue to stop. So a service stops only after every service that depends
+//! on it has finished stopping, independent services stop concurrently, and one that
+//! never ran (or ended before shutdown without ever running) holds no one back: its
+//! supervisor has finished, and released its holds, by then. A dependency chain hands
+//! the stop from link to link directly, as a start does through the gates.
 //!
 //! The coordinator only learns when the last supervisor has finished (the `running`
 //! counter in `shared.rs`); what went wrong on the way is left for it in a shared list.

@@ -18,8 +18,9 @@
 //! is left running, and a fatal failure begins shutdown. After its last run the task
 //! idles until its turn to stop: the reverse-edge walk (`shutdown.rs`) sets the
 //! service's stop signal (`signal.rs`: a flag, and the token if one was made) and wakes
-//! the task through the slot's waker; the task then calls `stop` at once, concurrently with a `run` that may
-//! still be going (a service that keeps the default `stop` has nothing to call). When the
+//! the task through the slot's waker; the task then calls `stop` at once, concurrently
+//! with a `run` that may still be going (a service that keeps the default `stop` has
+//! nothing to call). When the
 //! task finishes (which it notes when its state is dropped, so even an aborted or
 //! panicking task does), it leaves its problems in a shared list, releases its holds on
 //! its dependencies' stops, and drops its `TaskTracker` token; the tracker wakes the
@@ -376,7 +377,7 @@ impl Life {
     /// Ready once the service's turn to stop has come or, with `restarts`, the current
     /// attempt was restarted; until then the task of `cx` is woken when it is.
     fn poll_interrupted(&self, cx: &mut std::task::Context<'_>, restarts: bool) -> Poll<()> {
-        self.slot().poll_interrupted(self.signal(), cx, restarts)
+        self.guard().poll_interrupted(cx, restarts)
     }
 
     /// What every poll of `run` goes through.

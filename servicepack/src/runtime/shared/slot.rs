@@ -374,6 +374,15 @@ pub(crate) struct RunGuard<'a> {
 }
 
 impl RunGuard<'_> {
+    /// [`TaskSlot::poll_interrupted`] with the service's signal.
+    pub(crate) fn poll_interrupted(
+        self,
+        cx: &mut std::task::Context<'_>,
+        restarts: bool,
+    ) -> Poll<()> {
+        self.slot.poll_interrupted(self.signal, cx, restarts)
+    }
+
     /// Polls the run in `run` unless the service's signal is set (then `Pending`: the
     /// caller watches the signal and stops). The first poll of an attempt always happens:
     /// `run` was called, so it begins before its `stop`. The poll is marked as the

@@ -189,11 +189,7 @@ fn poll_ready(
         ended = Some(Drive::Returned(result));
     }
     if ended.is_none() && wait.latch.poll_set(cx).is_pending() {
-        if guard
-            .slot
-            .poll_interrupted(guard.signal, cx, true)
-            .is_ready()
-        {
+        if guard.poll_interrupted(cx, true).is_ready() {
             ended = Some(Drive::Interrupted);
         } else if wait.timeout.poll(cx).is_ready() {
             let timeout = life.attempts.policy.ready_timeout;
@@ -264,11 +260,7 @@ fn watch(
     run: Pin<&mut Option<RunFuture<'_>>>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Drive> {
-    if guard
-        .slot
-        .poll_interrupted(guard.signal, cx, true)
-        .is_ready()
-    {
+    if guard.poll_interrupted(cx, true).is_ready() {
         return Poll::Ready(Drive::Interrupted);
     }
     match guard.poll(run, cx, false) {
