@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Poll, Waker};
 
-use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -306,21 +305,21 @@ impl Context {
     }
 }
 
-pin_project! {
-    /// The future of [`Context::cancelled`]: resolves when the service should shut down.
-    ///
-    /// Inside `run`, polled by the service's supervisor (an `await` in `run` itself, or in
-    /// a `select!` there), it reads a flag and registers nothing: the supervisor is woken
-    /// when the service's turn to stop comes anyway. Polled anywhere else (a task `run`
-    /// spawned, a nested executor) it waits on the context's token, like
-    /// [`CancellationToken::cancelled`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Cancelled<'a> {
-        ctx: &'a Context,
-        // Once it has registered with the token, it stays registered.
-        #[pin]
-        wait: Option<WaitForCancellationFuture<'a>>,
-    }
+/// The future of [`Context::cancelled`]: resolves when the service should shut down.
+///
+/// Inside `run`, polled by the service's supervisor (an `await` in `run` itself, or in a
+/// `select!` there), it reads a flag and registers nothing: the supervisor is woken when
+/// the service's turn to stop comes anyway. Polled anywhere else (a task `run` spawned, a
+/// nested executor) it waits on the context's token, like
+/// [`CancellationToken::cancelled`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    ctx: &'a Context,
+    /// The wait on the token, once it registered there (it stays registered). Boxed: a
+    /// `run` future that awaits `cancelled()`, as nearly every one does, holds this
+    /// future, and every idle service keeps its `run` future; inline, the wait's 72 bytes
+    /// would be in every one of them, for the path the supervisor's own polls never take.
+    wait: Option<Pin<Box<WaitForCancellationFuture<'a>>>>,
 }
 
 impl std::fmt::Debug for Cancelled<'_> {
@@ -335,7 +334,7 @@ impl Future for Cancelled<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        let mut this = self.project();
+        let this = self.get_mut();
         if this.wait.is_none() && this.ctx.token.is_none() {
             let signal = this.ctx.signal();
             if signal.is_set() {
@@ -345,12 +344,11 @@ impl Future for Cancelled<'_> {
                 return Poll::Pending;
             }
         }
-        if this.wait.is_none() {
-            this.wait.set(Some(this.ctx.wait_token().cancelled()));
-        }
+        let ctx = this.ctx;
         this.wait
-            .as_pin_mut()
-            .map_or(Poll::Pending, |wait| wait.poll(cx))
+            .get_or_insert_with(|| Box::pin(ctx.wait_token().cancelled()))
+            .as_mut()
+            .poll(cx)
     }
 }
 
@@ -363,6 +361,14 @@ mod tests {
     #[test]
     fn context_stays_small() {
         assert!(std::mem::size_of::<Context>() <= 32);
+    }
+
+    /// Nearly every `run` future holds a `Cancelled` across its last await, and every
+    /// idle service keeps its `run` future: the wait on the token, which only the slow
+    /// path needs, is boxed, not inline (72 bytes).
+    #[test]
+    fn cancelled_stays_small() {
+        assert!(std::mem::size_of::<Cancelled<'static>>() <= 16);
     }
 
     #[tokio::test]
