@@ -251,7 +251,8 @@ impl Life {
         let claim = self.slot().claim_stop();
         if matches!(claim, Claim::Mine) {
             // Otherwise the task that called `stop` has said so.
-            self.emit(&Lifecycle::Stopping);
+            let at = self.shared.turn_came(self.node());
+            lifecycle::emit_at(self.shared.status(), self.node(), &Lifecycle::Stopping, at);
         }
         let request = StopRequest {
             service,

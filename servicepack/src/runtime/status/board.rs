@@ -140,8 +140,9 @@ pub(crate) struct StatusBoard {
     pid: u32,
     services: OnceLock<Services>,
     phase: AtomicU8,
-    /// Services that count towards readiness and are not ready.
-    /// On its own cache line: every readiness change of every service writes it.
+    /// Services that count towards readiness and are not ready (kept while the app runs
+    /// or drains, the phases whose state derives from it). On its own cache line: every
+    /// readiness change of every service writes it.
     not_ready: CacheLine<AtomicUsize>,
     /// Every change recorded (on its own cache line, away from `not_ready`).
     version: CacheLine<AtomicU64>,
@@ -299,7 +300,10 @@ impl StatusBoard {
         }
         let counts = cell.counts && !cell.state.is_ready();
         drop(cell);
-        match (counted, counts) {
+        // Once the app is stopping, its state no longer derives from the services', and
+        // the count is left as it is: every service's stop would write it.
+        let derived = matches!(self.phase(), Phase::Running | Phase::Draining);
+        match (counted && derived, counts && derived) {
             (true, false) => {
                 self.not_ready.0.fetch_sub(1, Ordering::AcqRel);
             }
