@@ -194,8 +194,9 @@ pub(crate) fn dag(n: usize, layers: usize, reps: usize, warmup: usize) -> Result
 
 /// The hidden `--profile framework|baseline|peer flat|chain|dag N REPS` mode: one side of one
 /// shape, `REPS` times, and nothing else, for running under `perf record` or callgrind.
-/// `SERVICEPACK_BENCH_PAUSE_MS=200` idles between start and stop, so that
-/// `perf report --time` can look at either phase alone.
+/// `SERVICEPACK_BENCH_PAUSE_MS=200` idles between start and stop and after the stop, so
+/// that `perf report --time` (or a script over `perf script`) can look at either phase
+/// alone.
 pub(crate) fn profile_child(args: &[String]) -> ExitCode {
     let parsed = match args {
         [side, shape, n, reps] => n
@@ -245,6 +246,8 @@ pub(crate) fn profile_child(args: &[String]) -> ExitCode {
                 Ok(baseline::graph(&shape, probe).await)
             }
         });
+        // And after the stop, so each phase lies between two pauses.
+        std::thread::sleep(pause);
         match timing {
             Ok(timing) => timings.push(timing),
             Err(message) => {
