@@ -558,7 +558,7 @@ impl Coordinator {
         if handle.is_requested() {
             this.alive = 0;
             for node in 0..this.plan.len() {
-                this.shared.slot(node).span().in_scope(|| {
+                this.shared.span(node).in_scope(|| {
                     let skipped = Lifecycle::Skipped(Skip::ShutdownBegan);
                     lifecycle::emit(this.shared.status(), node, &skipped);
                 });

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
-use tracing::Instrument as _;
+use tracing::{Instrument as _, Span};
 
 use crate::context::{Extra, Name};
 use crate::runtime::catch;
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     walk: StopWalk,
     /// Per service: its supervisor task, while it runs.
     tasks: Box<[TaskSlot]>,
+    /// The span current when the run was planned: the parent of every service's span.
+    parent_span: Span,
     /// Cancelled when shutdown begins: no run starts after that.
     shutdown: CancellationToken,
     /// The same news as `shutdown`, for the hot checks: an atomic load instead of the
@@ -103,6 +105,12 @@ impl Shared {
 
     pub(crate) fn slot(&self, node: usize) -> &TaskSlot {
         &self.tasks[node]
+    }
+
+    /// Service `node`'s `service` span: every event it logs is in it. A child of the span
+    /// that was current when the run was planned, whoever makes it first.
+    pub(crate) fn span(&self, node: usize) -> &Span {
+        self.tasks[node].span(|| service_span(&self.parent_span, self.plan.name(node)))
     }
 
     /// Whether each attempt runs under a token of its own, for restarts.
@@ -190,9 +198,8 @@ impl Shared {
             events,
             status,
             walk: StopWalk::new(&plan),
-            tasks: (0..plan.len())
-                .map(|node| TaskSlot::new(service_span(plan.name(node))))
-                .collect(),
+            tasks: (0..plan.len()).map(|_| TaskSlot::new()).collect(),
+            parent_span: Span::current(),
             plan,
             gates,
             shutdown: CancellationToken::new(),
@@ -285,7 +292,7 @@ impl Shared {
     /// Calls `node`'s `stop` on a task of its own, unless its supervisor got there first.
     fn rescue(&self, node: usize) {
         self.tasks[node].rescue(|service, stop_timeout| {
-            let span = self.tasks[node].span().clone();
+            let span = self.span(node).clone();
             span.in_scope(|| lifecycle::emit(&self.status, node, &Lifecycle::Stopping));
             let deadline = stop_deadline(stop_timeout, self.shutdown_window.get().copied()).0;
             let ctx = Context::new(

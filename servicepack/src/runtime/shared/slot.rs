@@ -3,7 +3,7 @@
 //! the guard around every poll of `run`.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -37,9 +37,15 @@ pub(crate) struct TaskSlot {
     claim: AtomicU8,
     inner: Mutex<SlotInner>,
     /// The service's `service` span, entered around every poll of its supervisor (here,
-    /// not in the task: 40 bytes would take the task cell from 256 to 384 bytes).
-    span: Span,
+    /// not in the task: 40 bytes would take the task cell from 256 to 384 bytes). Made
+    /// on first use, by the supervisor's first poll on whichever worker runs it, not for
+    /// every service before the first starts; boxed, and `None` when no subscriber wants
+    /// it: 16 bytes a service instead of 40.
+    span: OnceLock<Option<Box<Span>>>,
 }
+
+/// The span of a service no subscriber wants a span for.
+static NO_SPAN: Span = Span::none();
 
 #[derive(Default)]
 struct SlotInner {
@@ -124,25 +130,29 @@ pub(crate) enum Claim {
     Rescued(AbortOnDropHandle<Result<()>>, Instant),
 }
 
-/// The span every event of service `name` is logged in.
-pub(super) fn service_span(name: &str) -> Span {
-    tracing::error_span!("service", service = %name)
+/// The span every event of service `name` is logged in, a child of `parent`.
+pub(super) fn service_span(parent: &Span, name: &str) -> Span {
+    tracing::error_span!(parent: parent, "service", service = %name)
 }
 
 impl TaskSlot {
-    pub(super) fn new(span: Span) -> Self {
+    pub(super) fn new() -> Self {
         Self {
             polls: AtomicU32::new(0),
             restarted: AtomicBool::new(false),
             claim: AtomicU8::new(OPEN),
             inner: Mutex::default(),
-            span,
+            span: OnceLock::new(),
         }
     }
 
-    /// The service's `service` span.
-    pub(crate) fn span(&self) -> &Span {
-        &self.span
+    /// The service's `service` span, made by `make` on first use.
+    pub(super) fn span(&self, make: impl FnOnce() -> Span) -> &Span {
+        let span = self.span.get_or_init(|| {
+            let span = make();
+            (!span.is_disabled()).then(|| Box::new(span))
+        });
+        span.as_deref().unwrap_or(&NO_SPAN)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotInner> {
@@ -425,12 +435,46 @@ mod tests {
         }
     }
 
+    /// Every service has a slot from the start, so it must stay small: 104 bytes (it was
+    /// 128 with the span inline).
+    #[test]
+    fn slot_stays_small() {
+        let size = std::mem::size_of::<TaskSlot>();
+        assert!(size <= 104, "the task slot grew to {size} bytes");
+    }
+
+    /// No subscriber wants the span: nothing is boxed, and it is made once all the same.
+    #[test]
+    fn the_span_is_made_once_and_kept_only_when_wanted() {
+        let slot = TaskSlot::new();
+        let mut calls = 0;
+        let mut make = || {
+            calls += 1;
+            tracing::error_span!("service", service = "x")
+        };
+        assert!(slot.span(&mut make).is_disabled());
+        assert!(slot.span(&mut make).is_disabled());
+        assert_eq!(calls, 1);
+        assert!(matches!(slot.span.get(), Some(None)));
+
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let slot = TaskSlot::new();
+            let first = slot
+                .span(|| tracing::error_span!("service", service = "x"))
+                .id();
+            let again = slot.span(|| unreachable!("made twice")).id();
+            assert!(first.is_some());
+            assert_eq!(first, again);
+        });
+    }
+
     /// The handle is stored after the spawn, outside the lock: an abort that comes in
     /// between (a forced exit while a helper spawns its share) finds no handle, so the
     /// spawn aborts the task itself.
     #[tokio::test]
     async fn a_slot_aborted_while_its_task_is_spawned_aborts_the_task() {
-        let slot = TaskSlot::new(tracing::Span::none());
+        let slot = TaskSlot::new();
         let ran = Arc::new(AtomicBool::new(false));
         let flag = ran.clone();
         slot.spawn(erased::lazy(|| Ok(Idle)), || {
@@ -451,7 +495,7 @@ mod tests {
     /// not the constructed service until its task says so: nobody may call its `stop`.
     #[test]
     fn a_service_built_ahead_is_handed_to_the_task_not_to_others() {
-        let slot = TaskSlot::new(tracing::Span::none());
+        let slot = TaskSlot::new();
         slot.keep_construct(erased::built(Idle));
         assert!(
             slot.service().is_none(),
@@ -472,7 +516,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_spawned_task_is_running_until_it_finishes() {
-        let slot = TaskSlot::new(tracing::Span::none());
+        let slot = TaskSlot::new();
         slot.spawn(erased::lazy(|| Ok(Idle)), || tokio::spawn(async {}));
         assert!(slot.is_running());
         assert!(

@@ -41,7 +41,7 @@ impl<F: Future> Future for InServiceSpan<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _entered = this.shared.slot(*this.node as usize).span().enter();
+        let _entered = this.shared.span(*this.node as usize).enter();
         this.inner.poll(cx)
     }
 }
