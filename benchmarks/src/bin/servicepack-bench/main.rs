@@ -38,7 +38,7 @@ usage: servicepack-bench [--quick] [--json] [--reps N] [--build] [--crash-secs S
 
   --quick           smallest sizes, 2 repetitions, 1 s crash loops: the CI smoke run
   --json            print the figures as JSON instead of tables
-  --reps N          repetitions per figure (default 11; the median is reported)
+  --reps N          repetitions per figure (default 31; the median is reported)
   --build           also time the builds (clean debug/release showcase, an incremental
                     rebuild, the 1,000-distinct-types apps); takes many minutes
   --crash-secs S    how long each crash loop runs (default 30, 1 with --quick)
@@ -181,7 +181,7 @@ impl Sizes {
                 scale: (10_000, 100_000),
                 logs: 10_000,
                 crash: Duration::from_secs(30),
-                reps: 11,
+                reps: 31,
                 warmup: 1,
                 memory_reps: 5,
                 process_reps: 21,

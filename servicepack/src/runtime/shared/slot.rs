@@ -146,8 +146,12 @@ impl TaskSlot {
         }
     }
 
-    /// The service's `service` span, made by `make` on first use.
+    /// The service's `service` span, made by `make` on first use. While no subscriber
+    /// is installed, the span is a disabled one and nothing is kept: one atomic load.
     pub(super) fn span(&self, make: impl FnOnce() -> Span) -> &Span {
+        if !tracing::level_enabled!(tracing::Level::ERROR) {
+            return &NO_SPAN;
+        }
         let span = self.span.get_or_init(|| {
             let span = make();
             (!span.is_disabled()).then(|| Box::new(span))
@@ -443,29 +447,35 @@ mod tests {
         assert!(size <= 104, "the task slot grew to {size} bytes");
     }
 
-    /// No subscriber wants the span: nothing is boxed, and it is made once all the same.
+    /// With no subscriber the span is not made at all; once one is installed, it is
+    /// made on the next use, once. A span the subscriber does not want is not boxed.
     #[test]
     fn the_span_is_made_once_and_kept_only_when_wanted() {
-        let slot = TaskSlot::new();
-        let mut calls = 0;
-        let mut make = || {
-            calls += 1;
-            tracing::error_span!("service", service = "x")
-        };
-        assert!(slot.span(&mut make).is_disabled());
-        assert!(slot.span(&mut make).is_disabled());
-        assert_eq!(calls, 1);
-        assert!(matches!(slot.span.get(), Some(None)));
+        use tracing_subscriber::layer::SubscriberExt as _;
 
+        let slot = TaskSlot::new();
+        let make = || tracing::error_span!("service", service = "x");
+        if !tracing::level_enabled!(tracing::Level::ERROR) {
+            assert!(
+                slot.span(|| unreachable!("made with no subscriber"))
+                    .is_disabled()
+            );
+            assert!(slot.span.get().is_none());
+        }
         let subscriber = tracing_subscriber::registry();
         tracing::subscriber::with_default(subscriber, || {
-            let slot = TaskSlot::new();
-            let first = slot
-                .span(|| tracing::error_span!("service", service = "x"))
-                .id();
+            let first = slot.span(make).id();
             let again = slot.span(|| unreachable!("made twice")).id();
             assert!(first.is_some());
             assert_eq!(first, again);
+        });
+
+        let not_services = tracing_subscriber::filter::filter_fn(|meta| meta.name() != "service");
+        let filtered = tracing_subscriber::registry().with(not_services);
+        tracing::subscriber::with_default(filtered, || {
+            let slot = TaskSlot::new();
+            assert!(slot.span(make).is_disabled());
+            assert!(matches!(slot.span.get(), Some(None)));
         });
     }
 
