@@ -132,3 +132,48 @@ fn each_service_logs_in_its_span_made_once_under_the_planning_span() {
         assert!(in_span("starting"), "{service}: {events:?}");
     }
 }
+
+/// Says it is ready in its first poll, between two lines of its own.
+struct ReadyAtOnce;
+
+impl Service for ReadyAtOnce {
+    async fn run(&self, ctx: Context) -> Result<()> {
+        tracing::info!("connecting");
+        ctx.ready();
+        tracing::info!("connected");
+        Ok(())
+    }
+}
+
+/// A `notify_ready` service ready in its first poll has `starting` and `ready` recorded
+/// in one edit of its status, after that poll; its lines still come in the order things
+/// happened: `starting` before anything `run` logs, `ready` after.
+#[test]
+fn lines_of_a_service_ready_in_its_first_poll_keep_their_order() {
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let policy = servicepack::Policy::new().notify_ready(true);
+        let report = runtime.block_on(
+            Runner::new()
+                .service(ServiceDef::new("db", ReadyAtOnce).policy(policy))
+                .run(),
+        );
+        assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+    });
+    let events = spans.events.lock().unwrap().clone();
+    let lines: Vec<&str> = events
+        .iter()
+        .filter(|(_, service)| service.as_deref() == Some("db"))
+        .map(|(message, _)| message.as_str())
+        .collect();
+    assert_eq!(
+        lines[..5],
+        ["starting", "connecting", "connected", "ready", "exited"],
+        "{events:?}"
+    );
+}

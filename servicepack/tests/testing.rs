@@ -100,6 +100,50 @@ async fn api_waits_for_the_database() {
     ));
 }
 
+/// Ready in its first poll.
+#[service(notify_ready)]
+#[derive(Default)]
+struct Cache;
+
+impl Service for Cache {
+    async fn run(&self, ctx: Context) -> Result<()> {
+        ctx.ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// A service ready in its first poll, and stopped in the first poll of its stop, has each
+/// pair recorded in one edit of its status: still two changes each, in order, with the
+/// instants they happened at.
+#[tokio::test(start_paused = true)]
+async fn changes_made_in_one_poll_are_each_in_the_events() {
+    let run = TestRun::of::<(Cache,)>();
+    run.wait_for("cache", State::Ready).await;
+    let version = run.status_handle().version();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let report = run.shutdown().await;
+    assert_eq!(report.exit_code(), 0);
+    let events: Vec<(State, Duration)> = run
+        .events()
+        .into_iter()
+        .filter(|event| event.service == "cache")
+        .map(|event| (event.state, event.at))
+        .collect();
+    let five = Duration::from_secs(5);
+    assert_eq!(
+        events,
+        [
+            (State::Starting, Duration::ZERO),
+            (State::Ready, Duration::ZERO),
+            (State::Stopping, five),
+            (State::Stopped, five),
+        ]
+    );
+    // The app's `stopping` and `stopped`, and the service's two changes.
+    assert_eq!(run.status_handle().version(), version + 4);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_attribute_policy_applies() {
     let run = TestRun::of::<(Flaky, Warmer)>();

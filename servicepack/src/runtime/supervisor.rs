@@ -58,7 +58,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{Extra, Name};
 use crate::runtime::catch;
 use crate::runtime::erased::{self, ErasedService};
-use crate::runtime::lifecycle::{self, Lifecycle, Skip};
+use crate::runtime::lifecycle::{self, Lifecycle, Logged, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
 use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
 use crate::runtime::shutdown::{Finished, StopContext, StopRequest, StopWait, Stopped};
@@ -221,10 +221,15 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                 // Matched at once, like the attempt's end above.
                 let slot = Pin::new(&mut run);
                 let wait = match now(|cx| {
-                    let mut stop = life.begin_stop(&*service, slot);
+                    let (mut stop, stopping) = life.begin_stop(&*service, slot);
                     match stop.poll_first(cx) {
-                        Poll::Ready(()) => Ok(life.stopped(stop.first_done())),
-                        Poll::Pending => Err(Box::pin(stop.wait())),
+                        Poll::Ready(()) => Ok(life.stopped(stop.first_done(), stopping)),
+                        Poll::Pending => {
+                            if let Some(stopping) = stopping {
+                                stopping.record(life.shared.status(), life.node());
+                            }
+                            Err(Box::pin(stop.wait()))
+                        }
                     }
                 })
                 .await
@@ -233,7 +238,7 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
                     Err(wait) => wait,
                 };
                 let outcome = wait.await;
-                break Some(life.stopped(outcome));
+                break Some(life.stopped(outcome, None));
             }
         };
         life.finish(service, problems);
@@ -242,17 +247,23 @@ fn supervise(mut life: Life) -> impl Future<Output = ()> + Send {
 
 impl Life {
     /// The service's turn to stop: calls `stop` (unless another task did because `run`
-    /// was blocking its thread), to be polled together with the interrupted `run`.
+    /// was blocking its thread), to be polled together with the interrupted `run`; and
+    /// `stopping`, logged, for [`stopped`](Self::stopped) to record (with `stopped`, if
+    /// the first poll ends the stop) unless another task has said so.
     fn begin_stop<'s, 'r>(
         &self,
         service: &'s dyn ErasedService,
         run: Pin<&'r mut Option<RunFuture<'s>>>,
-    ) -> StopWait<'s, 'r> {
+    ) -> (StopWait<'s, 'r>, Option<Logged>) {
         let claim = self.slot().claim_stop();
+        let mut stopping = None;
         if matches!(claim, Claim::Mine) {
-            // Otherwise the task that called `stop` has said so.
-            let at = self.shared.turn_came(self.node());
-            lifecycle::emit_at(self.shared.status(), self.node(), &Lifecycle::Stopping, at);
+            let board = self.shared.status();
+            let at = self
+                .shared
+                .turn_came(self.node())
+                .unwrap_or_else(|| board.stamp(tokio::time::Instant::now()));
+            stopping = Some(lifecycle::log_ahead(Lifecycle::Stopping, at));
         }
         let request = StopRequest {
             service,
@@ -261,7 +272,7 @@ impl Life {
             window: self.shared.shutdown_window(),
             claim,
         };
-        StopWait::begin(request, run)
+        (StopWait::begin(request, run), stopping)
     }
 
     /// The task is over: drops the service where a panic in its `Drop` is caught (that
@@ -543,11 +554,20 @@ impl Life {
             })
     }
 
-    /// Judges and logs how the stop went; the problems to report.
-    fn stopped(&mut self, outcome: Stopped) -> Vec<RunError> {
+    /// Judges and logs how the stop went (recording `stopping` first, if it is not yet);
+    /// the problems to report.
+    fn stopped(&mut self, outcome: Stopped, mut stopping: Option<Logged>) -> Vec<RunError> {
         let mut problems = Vec::new();
         let ended = outcome.ended;
         let timed_out = outcome.timed_out().then(|| outcome.timeout());
+        let failed = matches!(outcome.run, Some(Finished::Returned(Err(_))))
+            || matches!(outcome.stop, Finished::Returned(Err(_)));
+        if failed || timed_out.is_some() {
+            // What is recorded next sees the service `stopping`.
+            if let Some(stopping) = stopping.take() {
+                stopping.record(self.shared.status(), self.node());
+            }
+        }
         if let Some(Finished::Returned(result)) = outcome.run {
             let attempt = self.attempts.runs();
             match result {
@@ -588,8 +608,12 @@ impl Life {
             clean = false;
         }
         let stopped = Lifecycle::Stopped { clean };
-        let at = self.shared.status().stamp(ended);
-        lifecycle::emit_at(self.shared.status(), self.node(), &stopped, Some(at));
+        let board = self.shared.status();
+        let at = Some(board.stamp(ended));
+        match stopping {
+            Some(stopping) => stopping.record_with(board, self.node(), &stopped, at),
+            None => lifecycle::emit_at(board, self.node(), &stopped, at),
+        }
         problems
     }
 }

@@ -273,30 +273,41 @@ impl StatusBoard {
         at: Option<Stamp>,
         update: impl FnOnce(&mut CellUpdate<'_>) -> R,
     ) -> Option<R> {
+        self.edit(node, None::<(Stamp, fn(&mut CellUpdate<'_>))>, at, update)
+    }
+
+    /// [`record_at`](Self::record_at), after `first` (made at its stamp) in the same edit
+    /// of the cell: two changes, kept in the history and counted in the version as two,
+    /// for one lock of the cell and one update of the counts.
+    pub(crate) fn record_after<R>(
+        &self,
+        node: usize,
+        first: (Stamp, impl FnOnce(&mut CellUpdate<'_>)),
+        at: Option<Stamp>,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> Option<R> {
+        self.edit(node, Some(first), at, update)
+    }
+
+    fn edit<R>(
+        &self,
+        node: usize,
+        first: Option<(Stamp, impl FnOnce(&mut CellUpdate<'_>))>,
+        at: Option<Stamp>,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> Option<R> {
         let services = self.services.get()?;
-        let Stamp { at, millis: now } =
-            at.unwrap_or_else(|| self.stamp(tokio::time::Instant::now()));
+        let at = at.unwrap_or_else(|| self.stamp(tokio::time::Instant::now()));
         let mut cell = lock(&services.cells[node]);
-        let (state, counted) = (cell.state, cell.counts && !cell.state.is_ready());
-        let mut edit = CellUpdate {
-            cell: &mut cell,
-            now,
-            dirty: false,
-        };
-        let result = update(&mut edit);
-        let dirty = edit.dirty;
-        if !dirty {
-            return Some(result);
+        let counted = cell.counts && !cell.state.is_ready();
+        let mut changes = 0;
+        if let Some((first_at, first)) = first {
+            changes += u64::from(self.step(node, &mut cell, first_at, first).1);
         }
-        if cell.state != state {
-            cell.since = now;
-            if let Some(history) = self.history.get() {
-                lock(history).push(Transition {
-                    node,
-                    state: cell.state,
-                    at,
-                });
-            }
+        let (result, dirty) = self.step(node, &mut cell, at, update);
+        changes += u64::from(dirty);
+        if changes == 0 {
+            return Some(result);
         }
         let counts = cell.counts && !cell.state.is_ready();
         drop(cell);
@@ -312,8 +323,38 @@ impl StatusBoard {
             }
             _ => {}
         }
-        self.changed();
+        self.changed_by(changes);
         Some(result)
+    }
+
+    /// One change of an edit: `update` on the locked `cell`, at `at`, with the history
+    /// kept; what `update` returns and whether anything readers see changed.
+    fn step<R>(
+        &self,
+        node: usize,
+        cell: &mut Cell,
+        Stamp { at, millis: now }: Stamp,
+        update: impl FnOnce(&mut CellUpdate<'_>) -> R,
+    ) -> (R, bool) {
+        let state = cell.state;
+        let mut edit = CellUpdate {
+            cell,
+            now,
+            dirty: false,
+        };
+        let result = update(&mut edit);
+        let dirty = edit.dirty;
+        if dirty && cell.state != state {
+            cell.since = now;
+            if let Some(history) = self.history.get() {
+                lock(history).push(Transition {
+                    node,
+                    state: cell.state,
+                    at,
+                });
+            }
+        }
+        (result, dirty)
     }
 
     /// The current (or last) attempt of service `node`.
@@ -324,7 +365,12 @@ impl StatusBoard {
     }
 
     fn changed(&self) {
-        self.version.0.fetch_add(1, Ordering::SeqCst);
+        self.changed_by(1);
+    }
+
+    /// `changes` changes were made.
+    fn changed_by(&self, changes: u64) {
+        self.version.0.fetch_add(changes, Ordering::SeqCst);
         // A reader registers in `waiting` before it reads the version: either this sees
         // it waiting, or it sees this change.
         if self.waiting.load(Ordering::SeqCst) > 0 {
@@ -741,6 +787,58 @@ mod tests {
         // Nothing readers see changed: no new version.
         let _ = board.record(0, |cell| cell.current());
         assert_eq!(handle.version(), before + 1);
+    }
+
+    #[test]
+    fn two_changes_in_one_edit_are_two_in_the_history_and_the_version() {
+        let board = board(&[("a", true), ("b", true)]);
+        board.keep_history();
+        let handle = board.handle();
+        let before = handle.version();
+        let epoch = tokio::time::Instant::now();
+        let (first, second) = (
+            board.stamp(epoch),
+            board.stamp(epoch + Duration::from_secs(3)),
+        );
+        board.record_after(
+            0,
+            (first, |cell: &mut CellUpdate<'_>| {
+                cell.attempt(1).state(State::Starting);
+            }),
+            Some(second),
+            |cell| {
+                assert_eq!(
+                    cell.current(),
+                    State::Starting,
+                    "the first change is made first"
+                );
+                cell.state(State::Ready);
+            },
+        );
+        assert_eq!(handle.version(), before + 2);
+        let (history, _) = board.history();
+        let changes: Vec<_> = history
+            .iter()
+            .map(|t| (t.node, t.state, t.at - epoch))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (0, State::Starting, Duration::ZERO),
+                (0, State::Ready, Duration::from_secs(3)),
+            ]
+        );
+        // Counted out of the readiness count once: `b` is the one left.
+        assert_eq!(
+            handle.snapshot().not_ready_reason().as_deref(),
+            Some("b is pending")
+        );
+        board.record(1, |cell| {
+            cell.state(State::Ready);
+        });
+        assert!(handle.is_ready());
+        let a = handle.snapshot().services[0].clone();
+        assert_eq!((a.state, a.attempt), (State::Ready, 1));
     }
 
     #[tokio::test]

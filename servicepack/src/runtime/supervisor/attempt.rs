@@ -16,7 +16,7 @@ use crate::Context;
 use crate::context::Extra;
 use crate::runtime::catch::{self, NotReady};
 use crate::runtime::erased::ErasedService;
-use crate::runtime::lifecycle::{self, Lifecycle};
+use crate::runtime::lifecycle::{self, Lifecycle, Logged};
 use crate::runtime::shared::RunGuard;
 use crate::runtime::status::Stamp;
 
@@ -40,13 +40,22 @@ impl Life {
             self.slot().attempt_began(token.clone());
             self.run_token = Some(token);
         }
+        let notify_ready = self.attempts.policy.notify_ready;
         let starting = Lifecycle::Starting {
             attempt,
-            notify_ready: self.attempts.policy.notify_ready,
+            notify_ready,
         };
         // Converted once, for `starting` and an instant `ready`.
         let stamp = self.shared.status().stamp(at);
-        lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(stamp));
+        // The first run of a `notify_ready` service: `starting` is logged now (before
+        // anything `run` logs) and recorded after the first poll, with `ready` if `run`
+        // said so in it (most do: one edit of the cell for both).
+        let mut ahead = None;
+        if notify_ready && attempt == 1 {
+            ahead = Some(lifecycle::log_ahead(starting, stamp));
+        } else {
+            lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(stamp));
+        }
         let policy = &self.attempts.policy;
         let latch = policy.notify_ready.then(Extra::ready);
         if policy.retry_reset.is_some() {
@@ -74,20 +83,34 @@ impl Life {
         }
         match latch {
             None => self.mark_ready(),
-            Some(latch) if returned.is_none() && !latch.is_set() => {
-                return Begun::AwaitingReady(latch);
-            }
             // Ready in the first poll (it may have returned in it too: it made it).
-            Some(latch) if latch.is_set() => self.became_ready(Some(stamp), &mut returned),
-            Some(_) => {}
+            Some(latch) if latch.is_set() => self.became_ready(ahead, Some(stamp), &mut returned),
+            Some(latch) => {
+                if let Some(starting) = ahead {
+                    starting.record(self.shared.status(), self.node());
+                }
+                if returned.is_none() {
+                    return Begun::AwaitingReady(latch);
+                }
+            }
         }
         returned.map_or(Begun::Running, Begun::Ended)
     }
 
-    /// The attempt called `ctx.ready()` (at `at`, or now): records it, opens the gate,
-    /// and forgives a readiness timeout that lost the race.
-    fn became_ready(&mut self, at: Option<Stamp>, drive: &mut Option<Drive>) {
-        lifecycle::emit_at(self.shared.status(), self.node(), &Lifecycle::Ready, at);
+    /// The attempt called `ctx.ready()` (at `at`, or now): records it (after `starting`,
+    /// if that is not recorded yet), opens the gate, and forgives a readiness timeout that
+    /// lost the race.
+    fn became_ready(
+        &mut self,
+        starting: Option<Logged>,
+        at: Option<Stamp>,
+        drive: &mut Option<Drive>,
+    ) {
+        let (board, node) = (self.shared.status(), self.node());
+        match starting {
+            Some(starting) => starting.record_with(board, node, &Lifecycle::Ready, at),
+            None => lifecycle::emit_at(board, node, &Lifecycle::Ready, at),
+        }
         self.mark_ready();
         if let Some(Drive::Returned(Err(error))) = drive
             && error.is::<NotReady>()
@@ -200,7 +223,7 @@ fn poll_ready(
     }
     // Ready, possibly in the very poll that ended the wait: it made it.
     if wait.latch.is_set() {
-        life.became_ready(None, &mut ended);
+        life.became_ready(None, None, &mut ended);
     }
     Poll::Ready(ended)
 }
