@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -55,62 +55,41 @@ pub struct Context {
     /// The token it is cancelled with; `None`: its service's own stop signal, in `names`
     /// (most run contexts: no token is made unless one is asked for).
     token: Option<CancellationToken>,
-    /// The readiness latch of a `notify_ready` attempt, or the deadline of a `stop`.
+    /// `None` in a run context; in any other (a `stop`'s, a command's) what it carries:
+    /// its deadline, if any.
     extra: Option<Arc<Extra>>,
 }
 
-/// What only some contexts carry, behind one pointer.
+/// What contexts other than run contexts carry, behind one pointer.
 #[derive(Debug)]
-pub(crate) enum Extra {
-    /// A `notify_ready` attempt's readiness.
-    Ready(ReadyLatch),
-    /// When the runtime stops waiting for a `stop` (or a post-stop hook).
-    Deadline(Instant),
+pub(crate) struct Extra {
+    /// When the runtime stops waiting for a `stop` (or a command, or a post-stop hook).
+    deadline: Option<Instant>,
 }
 
 impl Extra {
-    /// A fresh readiness latch.
-    pub(crate) fn ready() -> Arc<Self> {
-        Arc::new(Self::Ready(ReadyLatch::default()))
-    }
-
-    /// The readiness latch, if this is one.
-    pub(crate) fn latch(&self) -> Option<&ReadyLatch> {
-        match self {
-            Self::Ready(latch) => Some(latch),
-            Self::Deadline(_) => None,
-        }
-    }
-
-    /// Whether this is a readiness latch that is set.
-    pub(crate) fn is_set(&self) -> bool {
-        self.latch().is_some_and(ReadyLatch::is_set)
-    }
-
-    /// [`ReadyLatch::poll_set`] of a readiness latch (anything else is never set).
-    pub(crate) fn poll_set(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        self.latch()
-            .map_or(Poll::Pending, |latch| latch.poll_set(cx))
-    }
-
-    /// A `stop`'s deadline, or none.
-    pub(crate) fn deadline(deadline: Option<Instant>) -> Option<Arc<Self>> {
-        deadline.map(|deadline| Arc::new(Self::Deadline(deadline)))
+    /// What a context that is not a run context carries: its deadline, if any.
+    pub(crate) fn deadline(deadline: Option<Instant>) -> Arc<Self> {
+        Arc::new(Self { deadline })
     }
 }
 
-/// The one-shot "ready" flag of a `notify_ready` attempt: an atomic to check, and the
-/// waker of the supervisor waiting on it (a waker, not a `Notify`: the supervisor polls
-/// it by hand, next to the attempt and the readiness timeout).
+/// The "ready" of a `notify_ready` service: the last attempt that said so, and the waker
+/// of the supervisor waiting for it (a waker, not a `Notify`: the supervisor polls it by
+/// hand, next to the attempt and the readiness timeout). One per service, kept with the
+/// names of the run ([`Roster::latch`]) that every run context reaches anyway: no
+/// allocation per attempt, and a context of an earlier attempt says nothing about a
+/// later one.
 #[derive(Debug, Default)]
 pub(crate) struct ReadyLatch {
-    set: AtomicBool,
+    ready: AtomicU32,
     waiter: Mutex<Option<Waker>>,
 }
 
 impl ReadyLatch {
-    fn set(&self) {
-        if !self.set.swap(true, Ordering::AcqRel) {
+    /// Attempt `attempt` is ready.
+    fn set(&self, attempt: u32) {
+        if self.ready.fetch_max(attempt, Ordering::AcqRel) < attempt {
             let waiter = self
                 .waiter
                 .lock()
@@ -122,13 +101,14 @@ impl ReadyLatch {
         }
     }
 
-    pub(crate) fn is_set(&self) -> bool {
-        self.set.load(Ordering::Acquire)
+    /// Whether attempt `attempt` said it is ready.
+    pub(crate) fn is_set(&self, attempt: u32) -> bool {
+        self.ready.load(Ordering::Acquire) >= attempt
     }
 
-    /// Ready once the flag is set; until then the task of `cx` is woken when it is.
-    pub(crate) fn poll_set(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        if self.is_set() {
+    /// Ready once attempt `attempt` is; until then the task of `cx` is woken when it is.
+    pub(crate) fn poll_set(&self, cx: &mut std::task::Context<'_>, attempt: u32) -> Poll<()> {
+        if self.is_set(attempt) {
             return Poll::Ready(());
         }
         {
@@ -138,8 +118,8 @@ impl ReadyLatch {
                 waiter => *waiter = Some(cx.waker().clone()),
             }
         }
-        // A `set` that took the (empty) waiter before it was stored set the flag first.
-        if self.is_set() {
+        // A `set` that took the (empty) waiter before it was stored set the value first.
+        if self.is_set(attempt) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -198,8 +178,8 @@ impl Context {
         Self::new(Name::from(name.into()), 1, CancellationToken::new(), None)
     }
 
-    /// The runtime's constructor: `extra` is the attempt's readiness latch (for
-    /// `notify_ready` services) or the deadline of a `stop`.
+    /// The runtime's constructor: `extra` is `None` for a run context, and what a `stop`'s
+    /// or a command's context carries ([`Extra::deadline`]) for any other.
     pub(crate) fn new(
         name: Name,
         attempt: u32,
@@ -218,13 +198,13 @@ impl Context {
     /// A context cancelled with its service's own stop signal, in the names of `name`
     /// (which must be a plan's, [`Name::of`]: only those have signals): a run context of
     /// a service that is not restarted one attempt at a time.
-    pub(crate) fn of_service(name: Name, attempt: u32, extra: Option<Arc<Extra>>) -> Self {
+    pub(crate) fn of_service(name: Name, attempt: u32) -> Self {
         Self {
             names: name.names,
             node: name.node,
             attempt,
             token: None,
-            extra,
+            extra: None,
         }
     }
 
@@ -277,8 +257,11 @@ impl Context {
     /// again does nothing. Services without `notify_ready` are ready as soon as `run` is
     /// called, so for them this changes nothing.
     pub fn ready(&self) {
-        if let Some(latch) = self.extra.as_deref().and_then(Extra::latch) {
-            latch.set();
+        // Only a run context says so; its service has a latch if it is `notify_ready`.
+        if self.extra.is_none()
+            && let Some(latch) = self.names.latch(self.node as usize)
+        {
+            latch.set(self.attempt);
         }
     }
 
@@ -298,10 +281,7 @@ impl Context {
     /// In `stop`: when the runtime stops waiting for this service. `None` in `run`.
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
-        match self.extra.as_deref() {
-            Some(Extra::Deadline(deadline)) => Some(*deadline),
-            _ => None,
-        }
+        self.extra.as_deref().and_then(|extra| extra.deadline)
     }
 }
 
@@ -404,25 +384,40 @@ mod tests {
 
     #[test]
     fn a_stop_context_carries_its_deadline_and_a_run_context_its_latch() {
+        let plan = crate::runtime::plan::Plan::new([("db", [""; 0])]).unwrap();
         let deadline = Instant::now();
         let stop = Context::new(
-            "db".into(),
+            Name::of(plan.names(), 0),
             3,
             CancellationToken::new(),
-            Extra::deadline(Some(deadline)),
+            Some(Extra::deadline(Some(deadline))),
         );
         assert_eq!((stop.name(), stop.attempt()), ("db", 3));
         assert_eq!(stop.deadline(), Some(deadline));
-        let latch = Extra::ready();
-        let run = Context::new(
-            "db".into(),
-            1,
-            CancellationToken::new(),
-            Some(latch.clone()),
-        );
-        assert_eq!(run.deadline(), None);
-        assert!(!latch.is_set());
-        run.clone().ready();
-        assert!(latch.is_set());
+        // No latch until the service's supervisor asks for one.
+        stop.ready();
+        assert!(plan.names().latch(0).is_none());
+        let latch = plan.names().latch_of(0);
+        // Not a run context: a `stop` (or a command) saying "ready" changes nothing.
+        stop.ready();
+        assert!(!latch.is_set(1));
+        let first = Context::of_service(Name::of(plan.names(), 0), 1);
+        let second = Context::new(Name::of(plan.names(), 0), 2, CancellationToken::new(), None);
+        assert_eq!(second.deadline(), None);
+        first.clone().ready();
+        assert!(latch.is_set(1));
+        // An earlier attempt's context says nothing about a later attempt.
+        assert!(!latch.is_set(2));
+        second.ready();
+        assert!(latch.is_set(2));
+        first.ready();
+        assert!(latch.is_set(2), "a later attempt stays ready");
+    }
+
+    #[test]
+    fn a_detached_context_has_no_latch() {
+        let ctx = Context::detached("worker");
+        ctx.ready();
+        assert!(ctx.names.latch(0).is_none());
     }
 }

@@ -443,3 +443,59 @@ async fn shutdown_during_a_shared_spawn_ends_the_run() {
         .count();
     assert_eq!(runs, returns, "every service that ran has returned");
 }
+
+/// Attempt 1 hands its context to a task that says "ready" at 5 s, then fails at 1 s;
+/// attempt 2 (from 2 s) says it at 8 s, from a task of its own.
+struct ReadyFromATask {
+    runs: std::sync::atomic::AtomicU32,
+}
+
+impl servicepack::Service for ReadyFromATask {
+    async fn run(&self, ctx: servicepack::Context) -> servicepack::Result<()> {
+        let attempt = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let later = ctx.clone();
+        let (after, fail) = if attempt == 1 {
+            (5 * SEC, true)
+        } else {
+            (6 * SEC, false)
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            later.ready();
+        });
+        if fail {
+            tokio::time::sleep(SEC).await;
+            return Err("connection refused".into());
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// `ctx.ready()` from a task `run` spawned counts for its own attempt only: a context
+/// of an attempt that failed cannot make the next one ready.
+#[tokio::test(start_paused = true)]
+async fn ready_from_a_spawned_task_counts_for_its_own_attempt_only() {
+    let log = Log::new();
+    let db = notify().retries(Retries::Limited(1)).delay(SEC);
+    let service = ReadyFromATask {
+        runs: std::sync::atomic::AtomicU32::new(0),
+    };
+    let runner = Runner::new()
+        .service(ServiceDef::new("db", service).policy(db))
+        .service(simple(&log, "api", &[Run::Serve], &["db"]));
+    let status = runner.status();
+    request_at(runner.shutdown_handle(), 10 * SEC);
+    let run = tokio::spawn(runner.run());
+    tokio::time::sleep(6 * SEC).await;
+    let db_now = status.snapshot().service("db").unwrap().clone();
+    assert_eq!(
+        (db_now.attempt, db_now.state),
+        (2, servicepack::State::Starting),
+        "attempt 1's ready at 5 s made attempt 2 ready"
+    );
+    assert_eq!(log.when("api", is_run), None);
+    let report = run.await.unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
+    assert_eq!(log.when("api", is_run), Some(8 * SEC));
+}

@@ -184,7 +184,7 @@ async fn post_stop_hooks(
             "post-stop".into(),
             1,
             token.clone(),
-            Extra::deadline(deadline),
+            Some(Extra::deadline(deadline)),
         );
         let called = call(hook(ctx));
         let outcome = match deadline {

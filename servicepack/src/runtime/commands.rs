@@ -233,7 +233,7 @@ impl Control {
             Name::of(shared.plan().names(), node),
             self.inner.board.attempt(node),
             token.clone(),
-            Extra::deadline(deadline),
+            Some(Extra::deadline(deadline)),
         );
         drop(shared);
         let future = call(Instance(instance), ctx);

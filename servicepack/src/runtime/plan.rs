@@ -15,10 +15,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::{HashTable, hash_table};
 
+use crate::context::ReadyLatch;
 use crate::runtime::signal::Signal;
 
 /// Why a set of services cannot run: the graph is empty, has a name twice, or has a cycle.
@@ -148,6 +149,9 @@ pub(crate) struct Roster {
     names: Vec<Cow<'static, str>>,
     /// Per node: set when the service's turn to stop comes.
     signals: Box<[Signal]>,
+    /// Per node: the "ready" of a `notify_ready` service ([`Roster::latch_of`]); made
+    /// when the first such service starts, so a run without one never has them.
+    latches: OnceLock<Box<[ReadyLatch]>>,
 }
 
 impl Roster {
@@ -156,6 +160,7 @@ impl Roster {
         Self {
             signals: names.iter().map(|_| Signal::default()).collect(),
             names,
+            latches: OnceLock::new(),
         }
     }
 
@@ -164,7 +169,22 @@ impl Roster {
         Self {
             names,
             signals: Box::default(),
+            latches: OnceLock::new(),
         }
+    }
+
+    /// Node `node`'s readiness latch, if [`latch_of`](Self::latch_of) made them.
+    pub(crate) fn latch(&self, node: usize) -> Option<&ReadyLatch> {
+        self.latches.get().and_then(|latches| latches.get(node))
+    }
+
+    /// Node `node`'s readiness latch, made (for every node) on first use: by the
+    /// supervisor of a `notify_ready` service before it calls `run`, whose context
+    /// finds it then.
+    pub(crate) fn latch_of(&self, node: usize) -> &ReadyLatch {
+        &self
+            .latches
+            .get_or_init(|| self.names.iter().map(|_| ReadyLatch::default()).collect())[node]
     }
 
     /// The name of node `node`.

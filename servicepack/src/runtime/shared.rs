@@ -299,7 +299,7 @@ impl Shared {
                 Name::of(self.plan.names(), node),
                 self.status.attempt(node),
                 self.stop_token.clone(),
-                Extra::deadline(Some(deadline)),
+                Some(Extra::deadline(Some(deadline))),
             );
             let stop = async move {
                 // `stop` of a hand-written impl may panic before it returns its future.

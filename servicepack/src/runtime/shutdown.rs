@@ -218,7 +218,7 @@ impl<'a, 'r> StopWait<'a, 'r> {
                 }),
             ) => {
                 let (deadline, began) = stop_deadline(stop_timeout, window);
-                let ctx = Context::new(name, attempt, token, Extra::deadline(Some(deadline)));
+                let ctx = Context::new(name, attempt, token, Some(Extra::deadline(Some(deadline))));
                 // `stop` of a hand-written impl may panic before it returns its future.
                 match catch::call(|| Ok(service.stop(ctx))) {
                     Ok(stop) => (Some(stop), None, deadline, began),

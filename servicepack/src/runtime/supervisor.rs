@@ -55,7 +55,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Extra, Name};
+use crate::context::Name;
 use crate::runtime::catch;
 use crate::runtime::erased::{self, ErasedService};
 use crate::runtime::lifecycle::{self, Lifecycle, Logged, Skip};
@@ -86,7 +86,7 @@ enum Begun {
     /// It is running, and ready (or its readiness does not depend on it).
     Running,
     /// A `notify_ready` attempt that has not called `ctx.ready()` yet.
-    AwaitingReady(Arc<Extra>),
+    AwaitingReady,
 }
 
 /// How one drive of a run future ended.

@@ -5,15 +5,13 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
 
-use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::{Begun, Drive, Life, RunFuture};
 use crate::Context;
-use crate::context::Extra;
+use crate::context::ReadyLatch;
 use crate::runtime::catch::{self, NotReady};
 use crate::runtime::erased::ErasedService;
 use crate::runtime::lifecycle::{self, Lifecycle, Logged};
@@ -56,17 +54,19 @@ impl Life {
         } else {
             lifecycle::emit_at(self.shared.status(), self.node(), &starting, Some(stamp));
         }
-        let policy = &self.attempts.policy;
-        let latch = policy.notify_ready.then(Extra::ready);
-        if policy.retry_reset.is_some() {
+        if notify_ready {
+            // Made before `run` is called, so that its context finds it.
+            self.latch();
+        }
+        if self.attempts.policy.retry_reset.is_some() {
             // In the slot, not the task: every byte of the task counts.
             self.slot().set_attempt_started(at);
         }
         // With restarts, the attempt's own token; else the service's signal, and no token
         // unless `run` asks for one.
         let ctx = match &self.run_token {
-            Some(token) => Context::new(self.ctx_name(), attempt, token.clone(), latch.clone()),
-            None => Context::of_service(self.ctx_name(), attempt, latch.clone()),
+            Some(token) => Context::new(self.ctx_name(), attempt, token.clone(), None),
+            None => Context::of_service(self.ctx_name(), attempt),
         };
         // `run` of a hand-written impl may panic before it returns its future.
         let mut returned = match catch::call(|| Ok(service.run(ctx))) {
@@ -81,20 +81,25 @@ impl Life {
         {
             returned = result.map(Drive::Returned);
         }
-        match latch {
-            None => self.mark_ready(),
+        if !notify_ready {
+            self.mark_ready();
+        } else if self.latch().is_set(attempt) {
             // Ready in the first poll (it may have returned in it too: it made it).
-            Some(latch) if latch.is_set() => self.became_ready(ahead, Some(stamp), &mut returned),
-            Some(latch) => {
-                if let Some(starting) = ahead {
-                    starting.record(self.shared.status(), self.node());
-                }
-                if returned.is_none() {
-                    return Begun::AwaitingReady(latch);
-                }
+            self.became_ready(ahead, Some(stamp), &mut returned);
+        } else {
+            if let Some(starting) = ahead {
+                starting.record(self.shared.status(), self.node());
+            }
+            if returned.is_none() {
+                return Begun::AwaitingReady;
             }
         }
         returned.map_or(Begun::Running, Begun::Ended)
+    }
+
+    /// The service's readiness latch (made for every service of the run on first use).
+    fn latch(&self) -> &ReadyLatch {
+        self.shared.plan().names().latch_of(self.node())
     }
 
     /// The attempt called `ctx.ready()` (at `at`, or now): records it (after `starting`,
@@ -150,17 +155,9 @@ enum Phase<'s> {
     Call(&'s dyn ErasedService),
     /// Running (and ready, if readiness depends on it).
     Watch,
-    /// A `notify_ready` attempt that has not called `ctx.ready()` yet (boxed: rare).
-    AwaitingReady(Pin<Box<ReadyWait>>),
-}
-
-pin_project! {
-    /// The wait of a `notify_ready` attempt for its `ctx.ready()`.
-    struct ReadyWait {
-        latch: Arc<Extra>,
-        #[pin]
-        timeout: Sleep,
-    }
+    /// A `notify_ready` attempt that has not called `ctx.ready()` yet, with the timeout of
+    /// the wait (boxed: rare).
+    AwaitingReady(Pin<Box<Sleep>>),
 }
 
 impl<'a, 's> Attempt<'a, 's> {
@@ -201,20 +198,20 @@ impl<'a, 's> Attempt<'a, 's> {
 fn poll_ready(
     life: &mut Life,
     run: &mut Option<RunFuture<'_>>,
-    wait: Pin<&mut ReadyWait>,
+    timeout: Pin<&mut Sleep>,
     cx: &mut std::task::Context<'_>,
     just_polled: bool,
 ) -> Poll<Option<Drive>> {
-    let wait = wait.project();
+    let attempt = life.attempts.runs();
     let guard = life.guard();
     let mut ended = None;
     if !just_polled && let Poll::Ready(Some(result)) = guard.poll(Pin::new(&mut *run), cx, false) {
         ended = Some(Drive::Returned(result));
     }
-    if ended.is_none() && wait.latch.poll_set(cx).is_pending() {
+    if ended.is_none() && life.latch().poll_set(cx, attempt).is_pending() {
         if guard.poll_interrupted(cx, true).is_ready() {
             ended = Some(Drive::Interrupted);
-        } else if wait.timeout.poll(cx).is_ready() {
+        } else if timeout.poll(cx).is_ready() {
             let timeout = life.attempts.policy.ready_timeout;
             ended = Some(Drive::Returned(Err(NotReady { timeout }.into())));
         } else {
@@ -222,7 +219,7 @@ fn poll_ready(
         }
     }
     // Ready, possibly in the very poll that ended the wait: it made it.
-    if wait.latch.is_set() {
+    if life.latch().is_set(attempt) {
         life.became_ready(None, None, &mut ended);
     }
     Poll::Ready(ended)
@@ -242,12 +239,9 @@ impl Future for Attempt<'_, '_> {
                     .begin_attempt(service, Pin::new(&mut *this.run), cx)
                 {
                     Begun::Ended(drive) => Poll::Ready(drive),
-                    Begun::AwaitingReady(latch) => {
+                    Begun::AwaitingReady => {
                         let timeout = this.life.attempts.policy.ready_timeout;
-                        let mut wait = Box::pin(ReadyWait {
-                            latch,
-                            timeout: tokio::time::sleep(timeout),
-                        });
+                        let mut wait = Box::pin(tokio::time::sleep(timeout));
                         match poll_ready(this.life, this.run, wait.as_mut(), cx, true) {
                             Poll::Ready(ended) => this.after_ready_wait(ended, cx),
                             Poll::Pending => {
