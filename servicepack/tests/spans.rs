@@ -88,8 +88,8 @@ impl Service for Says {
     }
 }
 
-#[test]
-fn each_service_logs_in_its_span_made_once_under_the_planning_span() {
+/// What the subscriber saw while `body` ran on a current-thread runtime.
+fn seen(body: impl FnOnce(&tokio::runtime::Runtime)) -> Spans {
     let spans = Spans::default();
     let subscriber = tracing_subscriber::registry().with(spans.clone());
     tracing::subscriber::with_default(subscriber, || {
@@ -97,6 +97,14 @@ fn each_service_logs_in_its_span_made_once_under_the_planning_span() {
             .enable_all()
             .build()
             .unwrap();
+        body(&runtime);
+    });
+    spans
+}
+
+#[test]
+fn each_service_logs_in_its_span_made_once_under_the_planning_span() {
+    let spans = seen(|runtime| {
         let app = tracing::info_span!("app");
         let _entered = app.enter();
         let report = runtime.block_on(
@@ -150,13 +158,7 @@ impl Service for ReadyAtOnce {
 /// happened: `starting` before anything `run` logs, `ready` after.
 #[test]
 fn lines_of_a_service_ready_in_its_first_poll_keep_their_order() {
-    let spans = Spans::default();
-    let subscriber = tracing_subscriber::registry().with(spans.clone());
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+    let spans = seen(|runtime| {
         let policy = servicepack::Policy::new().notify_ready(true);
         let report = runtime.block_on(
             Runner::new()
