@@ -23,11 +23,43 @@ impl Service for SlowFlush {
     }
 }
 
+/// A service that keeps the default `stop` and whose `run`, once cancelled, blocks its
+/// thread for `block` before it returns: its stop ends in the poll that began it.
+struct SlowDrain {
+    block: Duration,
+}
+
+impl Service for SlowDrain {
+    async fn run(&self, ctx: Context) -> Result<()> {
+        ctx.cancelled().await;
+        std::thread::sleep(self.block);
+        Ok(())
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
+        .unwrap()
+}
+
+/// Runs `runner` until its app is ready, then asks it to shut down: the report.
+async fn ready_then_stopped(runner: Runner) -> servicepack::Report {
+    let (status, shutdown) = (runner.status(), runner.shutdown_handle());
+    let run = tokio::spawn(runner.run());
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !status.is_ready() {
+            status.changed().await;
+        }
+    })
+    .await
+    .expect("ready within 30 s");
+    shutdown.request();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("run returned within 30 s")
         .unwrap()
 }
 
@@ -46,20 +78,7 @@ fn a_blocking_stop_past_its_deadline_is_late() {
             )
             // The budget has room: only the clock, read when `stop` returns, says late.
             .shutdown_timeout(Duration::from_secs(20));
-        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
-        let run = tokio::spawn(runner.run());
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while !status.is_ready() {
-                status.changed().await;
-            }
-        })
-        .await
-        .expect("ready within 30 s");
-        shutdown.request();
-        let report = tokio::time::timeout(Duration::from_secs(30), run)
-            .await
-            .expect("run returned within 30 s")
-            .unwrap();
+        let report = ready_then_stopped(runner).await;
         assert_eq!(report.exit_code(), 1, "{report:?}");
         assert!(
             matches!(report.errors(), [RunError::StopTimedOut { service, .. }] if service == "flush"),
@@ -79,20 +98,52 @@ fn a_blocking_stop_within_its_deadline_is_clean() {
                 },
             ))
             .shutdown_timeout(Duration::from_secs(20));
-        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
-        let run = tokio::spawn(runner.run());
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while !status.is_ready() {
-                status.changed().await;
-            }
-        })
-        .await
-        .expect("ready within 30 s");
-        shutdown.request();
-        let report = tokio::time::timeout(Duration::from_secs(30), run)
-            .await
-            .expect("run returned within 30 s")
-            .unwrap();
+        let report = ready_then_stopped(runner).await;
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+    });
+}
+
+/// A service that keeps the default `stop` has nothing called at its stop, but its `run`
+/// still has to return by the deadline: one that blocks its thread past `stop_timeout`
+/// in the poll that ends it is late, whatever the timer saw.
+#[test]
+fn a_run_blocking_past_its_stop_deadline_in_the_last_poll_is_late() {
+    runtime().block_on(async {
+        let runner = Runner::new()
+            .service(
+                ServiceDef::new(
+                    "drain",
+                    SlowDrain {
+                        block: Duration::from_millis(600),
+                    },
+                )
+                .policy(Policy::new().stop_timeout(Duration::from_millis(100))),
+            )
+            .shutdown_timeout(Duration::from_secs(20));
+        let report = ready_then_stopped(runner).await;
+        assert_eq!(report.exit_code(), 1, "{report:?}");
+        assert!(
+            matches!(report.errors(), [RunError::StopTimedOut { service, .. }] if service == "drain"),
+            "{report:?}"
+        );
+    });
+}
+
+#[test]
+fn a_run_blocking_within_its_stop_deadline_in_the_last_poll_is_clean() {
+    runtime().block_on(async {
+        let runner = Runner::new()
+            .service(
+                ServiceDef::new(
+                    "drain",
+                    SlowDrain {
+                        block: Duration::from_millis(50),
+                    },
+                )
+                .policy(Policy::new().stop_timeout(Duration::from_secs(5))),
+            )
+            .shutdown_timeout(Duration::from_secs(20));
+        let report = ready_then_stopped(runner).await;
         assert_eq!(report.exit_code(), 0, "{report:?}");
     });
 }
