@@ -45,8 +45,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Runs `runner` until its app is ready, then asks it to shut down: the report.
-async fn ready_then_stopped(runner: Runner) -> servicepack::Report {
+/// Runs `runner` until its app is ready and `pause` more, then asks it to shut down: the
+/// report, and the status for what it says afterwards.
+async fn ready_then_stopped(
+    runner: Runner,
+    pause: Duration,
+) -> (servicepack::Report, servicepack::StatusHandle) {
     let (status, shutdown) = (runner.status(), runner.shutdown_handle());
     let run = tokio::spawn(runner.run());
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -56,51 +60,58 @@ async fn ready_then_stopped(runner: Runner) -> servicepack::Report {
     })
     .await
     .expect("ready within 30 s");
+    tokio::time::sleep(pause).await;
     shutdown.request();
-    tokio::time::timeout(Duration::from_secs(30), run)
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .expect("run returned within 30 s")
-        .unwrap()
+        .unwrap();
+    (report, status)
+}
+
+/// Runs `service` alone (named `name`, with a `stop_timeout` of `stop_within` ms, or the
+/// default) until the app is ready, then stops it, with a budget that has room (20 s):
+/// only the clock, read when the stop ends, can say late. The report.
+fn stopped_alone(
+    name: &'static str,
+    service: impl Service,
+    stop_within: Option<u64>,
+) -> servicepack::Report {
+    let mut def = ServiceDef::new(name, service);
+    if let Some(millis) = stop_within {
+        def = def.policy(Policy::new().stop_timeout(Duration::from_millis(millis)));
+    }
+    let runner = Runner::new()
+        .service(def)
+        .shutdown_timeout(Duration::from_secs(20));
+    runtime()
+        .block_on(ready_then_stopped(runner, Duration::ZERO))
+        .0
+}
+
+/// `report` says that `service` stopped late, and nothing else.
+fn assert_late(report: &servicepack::Report, service: &str) {
+    assert_eq!(report.exit_code(), 1, "{report:?}");
+    assert!(
+        matches!(report.errors(), [RunError::StopTimedOut { service: late, .. }] if late == service),
+        "{report:?}"
+    );
+}
+
+fn millis(millis: u64) -> Duration {
+    Duration::from_millis(millis)
 }
 
 #[test]
 fn a_blocking_stop_past_its_deadline_is_late() {
-    runtime().block_on(async {
-        let runner = Runner::new()
-            .service(
-                ServiceDef::new(
-                    "flush",
-                    SlowFlush {
-                        block: Duration::from_millis(600),
-                    },
-                )
-                .policy(Policy::new().stop_timeout(Duration::from_millis(100))),
-            )
-            // The budget has room: only the clock, read when `stop` returns, says late.
-            .shutdown_timeout(Duration::from_secs(20));
-        let report = ready_then_stopped(runner).await;
-        assert_eq!(report.exit_code(), 1, "{report:?}");
-        assert!(
-            matches!(report.errors(), [RunError::StopTimedOut { service, .. }] if service == "flush"),
-            "{report:?}"
-        );
-    });
+    let report = stopped_alone("flush", SlowFlush { block: millis(600) }, Some(100));
+    assert_late(&report, "flush");
 }
 
 #[test]
 fn a_blocking_stop_within_its_deadline_is_clean() {
-    runtime().block_on(async {
-        let runner = Runner::new()
-            .service(ServiceDef::new(
-                "flush",
-                SlowFlush {
-                    block: Duration::from_millis(50),
-                },
-            ))
-            .shutdown_timeout(Duration::from_secs(20));
-        let report = ready_then_stopped(runner).await;
-        assert_eq!(report.exit_code(), 0, "{report:?}");
-    });
+    let report = stopped_alone("flush", SlowFlush { block: millis(50) }, None);
+    assert_eq!(report.exit_code(), 0, "{report:?}");
 }
 
 /// A service that keeps the default `stop` has nothing called at its stop, but its `run`
@@ -108,44 +119,14 @@ fn a_blocking_stop_within_its_deadline_is_clean() {
 /// in the poll that ends it is late, whatever the timer saw.
 #[test]
 fn a_run_blocking_past_its_stop_deadline_in_the_last_poll_is_late() {
-    runtime().block_on(async {
-        let runner = Runner::new()
-            .service(
-                ServiceDef::new(
-                    "drain",
-                    SlowDrain {
-                        block: Duration::from_millis(600),
-                    },
-                )
-                .policy(Policy::new().stop_timeout(Duration::from_millis(100))),
-            )
-            .shutdown_timeout(Duration::from_secs(20));
-        let report = ready_then_stopped(runner).await;
-        assert_eq!(report.exit_code(), 1, "{report:?}");
-        assert!(
-            matches!(report.errors(), [RunError::StopTimedOut { service, .. }] if service == "drain"),
-            "{report:?}"
-        );
-    });
+    let report = stopped_alone("drain", SlowDrain { block: millis(600) }, Some(100));
+    assert_late(&report, "drain");
 }
 
 #[test]
 fn a_run_blocking_within_its_stop_deadline_in_the_last_poll_is_clean() {
-    runtime().block_on(async {
-        let runner = Runner::new()
-            .service(
-                ServiceDef::new(
-                    "drain",
-                    SlowDrain {
-                        block: Duration::from_millis(50),
-                    },
-                )
-                .policy(Policy::new().stop_timeout(Duration::from_secs(5))),
-            )
-            .shutdown_timeout(Duration::from_secs(20));
-        let report = ready_then_stopped(runner).await;
-        assert_eq!(report.exit_code(), 0, "{report:?}");
-    });
+    let report = stopped_alone("drain", SlowDrain { block: millis(50) }, Some(5_000));
+    assert_eq!(report.exit_code(), 0, "{report:?}");
 }
 
 /// A `run` that blocks its thread on a channel until `stop` sends on it: the way a
@@ -189,22 +170,8 @@ fn stop_is_called_while_run_blocks_its_thread() {
         let runner = Runner::new()
             .service(ServiceDef::new("reader", BlockingRead::new()))
             .shutdown_timeout(Duration::from_secs(20));
-        let (status, shutdown) = (runner.status(), runner.shutdown_handle());
-        let run = tokio::spawn(runner.run());
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while !status.is_ready() {
-                status.changed().await;
-            }
-        })
-        .await
-        .expect("ready within 30 s");
-        // Let `run` reach its blocking wait.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        shutdown.request();
-        let report = tokio::time::timeout(Duration::from_secs(30), run)
-            .await
-            .expect("run returned within 30 s")
-            .unwrap();
+        // The pause lets `run` reach its blocking wait.
+        let (report, status) = ready_then_stopped(runner, millis(50)).await;
         assert_eq!(report.exit_code(), 0, "{report:?}");
         assert_eq!(
             status.snapshot().services[0].state,
