@@ -54,8 +54,12 @@ async fn ready_then_stopped(
     let (status, shutdown) = (runner.status(), runner.shutdown_handle());
     let run = tokio::spawn(runner.run());
     tokio::time::timeout(Duration::from_secs(30), async {
-        while !status.is_ready() {
-            status.changed().await;
+        loop {
+            let changed = status.changed();
+            if status.is_ready() {
+                break;
+            }
+            changed.await;
         }
     })
     .await

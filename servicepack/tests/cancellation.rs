@@ -92,8 +92,12 @@ fn shut_down(how: How) -> Vec<&'static str> {
         let (status, shutdown) = (runner.status(), runner.shutdown_handle());
         let run = tokio::spawn(runner.run());
         let running = tokio::time::timeout(Duration::from_secs(30), async {
-            while !status.is_ready() {
-                status.changed().await;
+            loop {
+                let changed = status.changed();
+                if status.is_ready() {
+                    break;
+                }
+                changed.await;
             }
         });
         running.await.map_err(|_| "not running within 30 s")?;

@@ -38,12 +38,21 @@ use crate::runtime::status::{Phase, StatusBoard};
 /// let runner = Runner::new().service(ServiceDef::new("worker", Worker));
 /// let (control, status) = (runner.control(), runner.status());
 /// let run = tokio::spawn(runner.run());
-/// while !status.is_ready() {
-///     status.changed().await;
+/// // `changed()` is taken before each look, so a change in between is not missed.
+/// loop {
+///     let changed = status.changed();
+///     if status.is_ready() {
+///         break;
+///     }
+///     changed.await;
 /// }
 /// control.restart("worker").unwrap();
-/// while status.snapshot().services[0].restarts == 0 {
-///     status.changed().await;
+/// loop {
+///     let changed = status.changed();
+///     if status.snapshot().services[0].restarts > 0 {
+///         break;
+///     }
+///     changed.await;
 /// }
 /// assert_eq!(status.snapshot().services[0].attempt, 2);
 /// control.shutdown();

@@ -258,8 +258,13 @@ impl Runner {
     /// let runner = Runner::new().service(ServiceDef::new("api", Api));
     /// let (status, shutdown) = (runner.status(), runner.shutdown_handle());
     /// let run = tokio::spawn(runner.run());
-    /// while !status.is_ready() {
-    ///     status.changed().await;
+    /// // `changed()` is taken before the look, so a change in between is not missed.
+    /// loop {
+    ///     let changed = status.changed();
+    ///     if status.is_ready() {
+    ///         break;
+    ///     }
+    ///     changed.await;
     /// }
     /// assert_eq!(status.snapshot().services[0].state, State::Ready);
     /// shutdown.request();

@@ -157,8 +157,12 @@ async fn bench(options: &Options) -> std::result::Result<(), String> {
 }
 
 async fn ready(status: &StatusHandle) {
-    while !status.is_ready() {
-        status.changed().await;
+    loop {
+        let changed = status.changed();
+        if status.is_ready() {
+            return;
+        }
+        changed.await;
     }
 }
 

@@ -860,4 +860,22 @@ mod tests {
             .expect("changed() resolved while waiting")
             .unwrap();
     }
+
+    /// What `StatusHandle::changed`'s docs warn of: a change before the call does not
+    /// wake it, so a loop must take it before it looks.
+    #[tokio::test(start_paused = true)]
+    async fn changed_does_not_count_a_change_before_the_call() {
+        let board = board(&[("a", true)]);
+        let handle = board.handle();
+        board.record(0, |cell| {
+            cell.state(State::Ready);
+        });
+        let changed = handle.changed();
+        assert!(
+            tokio::time::timeout(Duration::from_secs(60), changed)
+                .await
+                .is_err(),
+            "changed() resolved on a change made before it was called"
+        );
+    }
 }

@@ -423,6 +423,23 @@ impl StatusHandle {
     /// Resolves on the next change after this call (a service's state, attempt or
     /// error, or the app's state).
     ///
+    /// A change made before the call does not count, so take the future before looking
+    /// at the status: in `while !status.is_ready() { status.changed().await }`, a change
+    /// between `is_ready` and `changed` is missed, and if it was the last one the loop
+    /// waits for ever.
+    ///
+    /// ```
+    /// # async fn wait(status: servicepack::StatusHandle) {
+    /// loop {
+    ///     let changed = status.changed();
+    ///     if status.is_ready() {
+    ///         break;
+    ///     }
+    ///     changed.await;
+    /// }
+    /// # }
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future loses nothing; call again to wait for the next
