@@ -1,10 +1,13 @@
 //! Services that block their thread, on a real multi-thread runtime (SPEC §4 points 7 and
 //! 8): a `stop` that returns after its deadline is late, whatever the timer saw.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use servicepack::prelude::*;
-use servicepack::{Policy, RunError, Runner, ServiceDef};
+use servicepack::testing::TestRun;
+use servicepack::{Policy, RunError, Runner, ServiceDef, State};
 
 /// A service whose `stop` blocks its thread for `block`.
 struct SlowFlush {
@@ -134,10 +137,13 @@ fn a_run_blocking_within_its_stop_deadline_in_the_last_poll_is_clean() {
 }
 
 /// A `run` that blocks its thread on a channel until `stop` sends on it: the way a
-/// blocking read waits until `stop` closes the socket.
+/// blocking read waits until `stop` closes the socket. Once woken it says it is ready
+/// (which changes nothing for a service without `notify_ready`) and returns.
 struct BlockingRead {
     wake: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
     wait: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    /// Set when `run` begins its blocking wait.
+    entered: Arc<AtomicBool>,
 }
 
 impl BlockingRead {
@@ -146,16 +152,21 @@ impl BlockingRead {
         Self {
             wake: std::sync::Mutex::new(Some(wake)),
             wait: std::sync::Mutex::new(Some(wait)),
+            entered: Arc::default(),
         }
     }
 }
 
 impl Service for BlockingRead {
-    async fn run(&self, _ctx: Context) -> Result<()> {
+    async fn run(&self, ctx: Context) -> Result<()> {
         let wait = self.wait.lock().unwrap().take().expect("one run");
+        self.entered.store(true, Ordering::SeqCst);
         // Blocks this worker thread; only `stop` can end it (or 60 s pass).
         match wait.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                ctx.ready();
+                Ok(())
+            }
             Err(_) => Err("stop was never called".into()),
         }
     }
@@ -177,9 +188,44 @@ fn stop_is_called_while_run_blocks_its_thread() {
         // The pause lets `run` reach its blocking wait.
         let (report, status) = ready_then_stopped(runner, millis(50)).await;
         assert_eq!(report.exit_code(), 0, "{report:?}");
-        assert_eq!(
-            status.snapshot().services[0].state,
-            servicepack::State::Stopped
+        assert_eq!(status.snapshot().services[0].state, State::Stopped);
+    });
+}
+
+/// A `notify_ready` service whose very first poll of `run` blocks its thread until `stop`
+/// is called: the task that calls `stop` records `stopping` while the supervisor, still
+/// inside that poll, has not recorded `starting` (it does after the first poll, with
+/// `ready` if `run` said so). The states still go `starting`, `stopping`, `stopped`:
+/// never from `pending` to `stopping`, nor back to `starting` or `ready`.
+#[test]
+fn a_rescue_in_the_first_poll_of_a_notify_ready_run_keeps_the_states_in_order() {
+    runtime().block_on(async {
+        let reader = BlockingRead::new();
+        let entered = reader.entered.clone();
+        let def = ServiceDef::new("reader", reader).policy(Policy::new().notify_ready(true));
+        let run = TestRun::with_runner(
+            Runner::new()
+                .service(def)
+                .shutdown_timeout(Duration::from_secs(20)),
         );
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !entered.load(Ordering::SeqCst) {
+                tokio::time::sleep(millis(1)).await;
+            }
+        })
+        .await
+        .expect("`run` entered within 30 s");
+        let report = tokio::time::timeout(Duration::from_secs(30), run.shutdown())
+            .await
+            .expect("run returned within 30 s");
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+        let states: Vec<State> = run.events().iter().map(|event| event.state).collect();
+        assert_eq!(
+            states,
+            [State::Starting, State::Stopping, State::Stopped],
+            "{:?}",
+            run.events()
+        );
+        assert_eq!(run.status().services[0].attempt, 1);
     });
 }

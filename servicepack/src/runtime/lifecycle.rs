@@ -148,6 +148,29 @@ impl Logged {
     }
 }
 
+/// `stopping`, logged and recorded by the task that calls `stop` because `run` is
+/// blocking its supervisor's thread (SPEC §4.7). That poll of `run` may be the first of
+/// a `notify_ready` service's first attempt, whose `starting` is recorded only after it
+/// ([`log_ahead`]): the service is then still `pending`, so its `starting` (logged
+/// already) is recorded first, in the same edit. The late record then finds the service
+/// `stopping` with that attempt, and changes nothing.
+pub(crate) fn emit_rescue_stopping(board: &StatusBoard, node: usize) {
+    let starting = Lifecycle::Starting {
+        attempt: 1,
+        notify_ready: true,
+    };
+    let now = board.stamp(tokio::time::Instant::now());
+    let called = |cell: &mut CellUpdate<'_>| {
+        if cell.current() == State::Pending {
+            record(cell, &starting);
+        }
+    };
+    board.record_after(node, (now, called), Some(now), |cell| {
+        record(cell, &Lifecycle::Stopping);
+    });
+    log(&Lifecycle::Stopping);
+}
+
 /// The state change of an event logged ahead, and its line counted against the rate
 /// limit as [`emit_after`] would have (it was admitted: [`log_ahead`]).
 fn record_counted(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
@@ -298,6 +321,12 @@ fn record(cell: &mut CellUpdate<'_>, event: &Lifecycle<'_>) {
             attempt,
             notify_ready,
         } => {
+            // The late record of a first attempt's `starting` after a rescue has
+            // recorded it, and `stopping` ([`emit_rescue_stopping`]): the service stays
+            // `stopping`. (A fresh attempt after a restart has a higher number.)
+            if cell.current() == State::Stopping && cell.current_attempt() >= attempt {
+                return;
+            }
             let state = if notify_ready {
                 State::Starting
             } else {

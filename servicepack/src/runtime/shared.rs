@@ -15,7 +15,7 @@ use tracing::{Instrument as _, Span};
 
 use crate::context::{Extra, Name};
 use crate::runtime::catch;
-use crate::runtime::lifecycle::{self, Lifecycle};
+use crate::runtime::lifecycle;
 use crate::runtime::peers::Peers;
 use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
@@ -293,7 +293,7 @@ impl Shared {
     fn rescue(&self, node: usize) {
         self.tasks[node].rescue(|service, stop_timeout| {
             let span = self.span(node).clone();
-            span.in_scope(|| lifecycle::emit(&self.status, node, &Lifecycle::Stopping));
+            span.in_scope(|| lifecycle::emit_rescue_stopping(&self.status, node));
             let deadline = stop_deadline(stop_timeout, self.shutdown_window.get().copied()).0;
             let ctx = Context::new(
                 Name::of(self.plan.names(), node),

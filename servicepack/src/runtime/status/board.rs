@@ -548,6 +548,11 @@ impl CellUpdate<'_> {
         self.cell.state
     }
 
+    /// The attempt the cell has recorded last (0: none yet).
+    pub(crate) fn current_attempt(&self) -> u32 {
+        self.cell.attempt
+    }
+
     /// The service enters `state`; leaving `retrying` clears `next_attempt_at`.
     pub(crate) fn state(&mut self, state: State) -> &mut Self {
         self.dirty = true;
