@@ -277,9 +277,10 @@ fn access_rules_on_loopback_and_on_a_wildcard_address() {
         );
     }
     for path in ["/livez", "/readyz", "/readyz/hello-world", "/metrics"] {
+        let reply = get(addr, path, "");
         assert!(
-            matches!(get(addr, path, "").status, 200 | 503),
-            "{path} is open"
+            matches!(reply.status, 200 | 503),
+            "{path} is open: {reply:?}"
         );
     }
     drop(app);

@@ -154,7 +154,19 @@ fn readyz(status: &StatusHandle) -> Response<ResponseBody> {
 }
 
 fn readyz_service(status: &StatusHandle, name: &str) -> Response<ResponseBody> {
+    // Looked at before the snapshot is taken: a plan made in between is in it.
+    let planned = status.is_planned();
     let snapshot = status.snapshot();
+    if !planned {
+        // Before the runner has planned the services (during the pre-run hooks) no
+        // name is known yet: not ready, for the reason `/readyz` gives, rather than a
+        // 404 saying that an enabled service is not enabled.
+        return not_ready(
+            &snapshot
+                .not_ready_reason()
+                .unwrap_or_else(|| "starting".to_owned()),
+        );
+    }
     match snapshot.service(name) {
         Some(service) if service.ready => {
             json(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#))

@@ -178,6 +178,29 @@ async fn readyz_of_one_service() {
 }
 
 #[tokio::test]
+async fn readyz_of_one_service_before_the_plan_is_not_ready_starting() {
+    let board = StatusBoard::new();
+    let endpoint = local(&board);
+    for path in ["/readyz/db", "/readyz/nope"] {
+        let answer = get(&endpoint, path, "").await;
+        assert_eq!(
+            (answer.status, json(&answer)),
+            (
+                503,
+                serde_json::json!({"status": "not_ready", "reason": "starting"})
+            ),
+            "{path}"
+        );
+    }
+    board.set_phase(Phase::Draining);
+    let answer = get(&endpoint, "/readyz/db", "").await;
+    assert_eq!(
+        (answer.status, json(&answer)["reason"].as_str()),
+        (503, Some("draining"))
+    );
+}
+
+#[tokio::test]
 async fn status_is_the_snapshot_as_json() {
     let board = board();
     board.record(1, |cell| {

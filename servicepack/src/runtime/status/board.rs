@@ -230,6 +230,11 @@ impl StatusBoard {
         }
     }
 
+    /// Whether [`plan`](Self::plan) has been called.
+    pub(crate) fn is_planned(&self) -> bool {
+        self.services.get().is_some()
+    }
+
     pub(crate) fn set_phase(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Release);
         self.changed();

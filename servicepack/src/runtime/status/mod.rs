@@ -454,6 +454,11 @@ impl StatusHandle {
         }
     }
 
+    /// Whether the runner has planned the services (until then, no service is known).
+    pub(crate) fn is_planned(&self) -> bool {
+        self.board.is_planned()
+    }
+
     /// How many changes have been recorded so far (a counter that only grows).
     #[must_use]
     pub fn version(&self) -> u64 {
