@@ -360,7 +360,17 @@ fn swarm_phase(made: &mut Made, scratch: &Scratch, tag: &str) {
         "swarm replaced the killed task with a new container"
     );
 
-    docker_ok(&["stack", "rm", &stack]);
+    // `stack rm` removes the services, then the networks at once, while their tasks may
+    // still be shutting down: "network ... is in use by task" fails it. Run again, it
+    // removes what is left (and says "Nothing found in stack" once nothing is).
+    wait_for("docker stack rm succeeds", PATIENCE, || {
+        let output = docker(&["stack", "rm", &stack]);
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(shown(&output))
+        }
+    });
     made.stack = None;
     let filter = format!("label={label}");
     wait_for(
