@@ -229,3 +229,88 @@ fn a_rescue_in_the_first_poll_of_a_notify_ready_run_keeps_the_states_in_order() 
         assert_eq!(run.status().services[0].attempt, 1);
     });
 }
+
+/// A service whose `stop` blocks its thread until the test releases it.
+struct HeldStop {
+    /// Set when `stop` begins to block.
+    entered: Arc<AtomicBool>,
+    release: Arc<AtomicBool>,
+}
+
+impl Service for HeldStop {
+    async fn run(&self, ctx: Context) -> Result<()> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+
+    async fn stop(&self, _ctx: Context) -> Result<()> {
+        self.entered.store(true, Ordering::SeqCst);
+        // Blocks this worker thread (at most 30 s) inside the first poll of `stop`.
+        for _ in 0..30_000 {
+            if self.release.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// While the first poll of a `stop` blocks its thread, the status says `stopping` (its
+/// record waits for the poll to end, and readers, such as the watchdog naming what is
+/// still stopping when the budget runs out, look meanwhile), with the time the stop
+/// began; and the states recorded still go `ready`, `stopping`, `stopped`.
+#[test]
+fn a_stop_blocking_its_thread_in_its_first_poll_is_stopping_meanwhile() {
+    runtime().block_on(async {
+        let (entered, release) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        let service = HeldStop {
+            entered: entered.clone(),
+            release: Arc::clone(&release),
+        };
+        let run = TestRun::with_runner(
+            Runner::new()
+                .service(ServiceDef::new("flush", service))
+                .shutdown_timeout(Duration::from_secs(20)),
+        );
+        tokio::time::timeout(Duration::from_secs(30), run.wait_for("flush", State::Ready))
+            .await
+            .expect("ready within 30 s");
+        // The time of `ready` is well before the stop's (the board keeps milliseconds,
+        // and its clock may lag a wall reading by up to 2 ms).
+        tokio::time::sleep(millis(50)).await;
+        let before = servicepack::Timestamp::now();
+        let meanwhile = async {
+            tokio::time::timeout(Duration::from_secs(30), async {
+                while !entered.load(Ordering::SeqCst) {
+                    tokio::time::sleep(millis(1)).await;
+                }
+            })
+            .await
+            .expect("`stop` entered within 30 s");
+            let flush = run.status().services[0].clone();
+            release.store(true, Ordering::SeqCst);
+            flush
+        };
+        let (report, flush) = tokio::join!(
+            tokio::time::timeout(Duration::from_secs(30), run.shutdown()),
+            meanwhile
+        );
+        assert_eq!(flush.state, State::Stopping, "{flush:?}");
+        assert!(!flush.ready, "{flush:?}");
+        assert!(
+            flush.since.unix_seconds() >= before.unix_seconds() - 0.01,
+            "{flush:?}"
+        );
+        let report = report.expect("run returned within 30 s");
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+        let states: Vec<State> = run.events().iter().map(|event| event.state).collect();
+        assert_eq!(
+            states,
+            [State::Ready, State::Stopping, State::Stopped],
+            "{:?}",
+            run.events()
+        );
+        assert_eq!(run.status().services[0].state, State::Stopped);
+    });
+}

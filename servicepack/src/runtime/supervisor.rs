@@ -263,6 +263,9 @@ impl Life {
                 .shared
                 .turn_came(self.node())
                 .unwrap_or_else(|| board.stamp(tokio::time::Instant::now()));
+            // Seen by readers at once, though recorded after the first poll of `stop`,
+            // which may block this thread.
+            board.stop_began(self.node(), at);
             stopping = Some(lifecycle::log_ahead(Lifecycle::Stopping, at));
         }
         let request = StopRequest {

@@ -94,6 +94,12 @@ pub(crate) enum Admit {
 struct Services {
     plan: Arc<Plan>,
     cells: Box<[Mutex<Cell>]>,
+    /// Per service, when its shutdown stop began (`0`: not yet), set before the first
+    /// poll of `stop`. That `stopping` is recorded only after the poll (with `stopped`,
+    /// when the poll ends the stop: [`Logged`](crate::runtime::lifecycle::Logged)), and
+    /// a poll may block its thread for as long as `stop` likes: meanwhile a snapshot
+    /// shows the service `stopping` from this, and so the watchdog names it.
+    stops_began: Box<[AtomicU64]>,
 }
 
 /// A value alone on its cache line.
@@ -224,9 +230,23 @@ impl StatusBoard {
                 })
             })
             .collect();
-        if self.services.set(Services { plan, cells }).is_ok() {
+        let stops_began = (0..plan.len()).map(|_| AtomicU64::new(0)).collect();
+        let services = Services {
+            plan,
+            cells,
+            stops_began,
+        };
+        if self.services.set(services).is_ok() {
             self.not_ready.0.store(not_ready, Ordering::Release);
             self.changed();
+        }
+    }
+
+    /// Service `node`'s shutdown stop begins at `at`; its `stopping` is recorded later
+    /// (see [`Services::stops_began`]).
+    pub(crate) fn stop_began(&self, node: usize, at: Stamp) {
+        if let Some(services) = self.services.get() {
+            services.stops_began[node].store(at.millis.max(1), Ordering::Release);
         }
     }
 
@@ -451,6 +471,15 @@ impl StatusBoard {
                 .iter()
                 .map(|&node| {
                     let cell = lock(&services.cells[node]);
+                    let (state, since) = match services.stops_began[node].load(Ordering::Acquire) {
+                        began
+                            if began > 0
+                                && !matches!(cell.state, State::Stopping | State::Stopped) =>
+                        {
+                            (State::Stopping, began)
+                        }
+                        _ => (cell.state, cell.since),
+                    };
                     let depends_on = plan
                         .dependencies(node)
                         .iter()
@@ -460,11 +489,11 @@ impl StatusBoard {
                         .collect();
                     ServiceStatus {
                         name: plan.name(node).to_owned(),
-                        state: cell.state,
-                        ready: cell.state.is_ready(),
+                        state,
+                        ready: state.is_ready(),
                         attempt: cell.attempt,
                         restarts: cell.restarts,
-                        since: from_millis(cell.since),
+                        since: from_millis(since),
                         depends_on,
                         allowed_failure: cell.allowed_failure,
                         counts_for_readiness: cell.counts,
