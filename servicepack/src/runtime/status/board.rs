@@ -93,13 +93,18 @@ pub(crate) enum Admit {
 /// The per-service cells, set once the plan is known; names and edges are the plan's.
 struct Services {
     plan: Arc<Plan>,
-    cells: Box<[Mutex<Cell>]>,
-    /// Per service, when its shutdown stop began (`0`: not yet), set before the first
-    /// poll of `stop`. That `stopping` is recorded only after the poll (with `stopped`,
-    /// when the poll ends the stop: [`Logged`](crate::runtime::lifecycle::Logged)), and
-    /// a poll may block its thread for as long as `stop` likes: meanwhile a snapshot
-    /// shows the service `stopping` from this, and so the watchdog names it.
-    stops_began: Box<[AtomicU64]>,
+    cells: Box<[Entry]>,
+}
+
+/// One service's cell, and when its shutdown stop began (`0`: not yet), set before the
+/// first poll of `stop`. That `stopping` is recorded only after the poll (with
+/// `stopped`, when the poll ends the stop: [`Logged`](crate::runtime::lifecycle::Logged)),
+/// and the poll may block its thread for as long as `stop` likes: meanwhile a snapshot
+/// shows the service `stopping` from this, and so the watchdog names it. Beside the
+/// cell, whose cache line the record after the poll takes anyway.
+struct Entry {
+    cell: Mutex<Cell>,
+    stop_began: AtomicU64,
 }
 
 /// A value alone on its cache line.
@@ -215,7 +220,7 @@ impl StatusBoard {
             .into_iter()
             .map(|(allowed_failure, counts)| {
                 not_ready += usize::from(counts);
-                Mutex::new(Cell {
+                let cell = Mutex::new(Cell {
                     state: State::Pending,
                     counts,
                     allowed_failure,
@@ -227,26 +232,26 @@ impl StatusBoard {
                     window: 0,
                     lines: 0,
                     suppressed: 0,
-                })
+                });
+                Entry {
+                    cell,
+                    stop_began: AtomicU64::new(0),
+                }
             })
             .collect();
-        let stops_began = (0..plan.len()).map(|_| AtomicU64::new(0)).collect();
-        let services = Services {
-            plan,
-            cells,
-            stops_began,
-        };
-        if self.services.set(services).is_ok() {
+        if self.services.set(Services { plan, cells }).is_ok() {
             self.not_ready.0.store(not_ready, Ordering::Release);
             self.changed();
         }
     }
 
     /// Service `node`'s shutdown stop begins at `at`; its `stopping` is recorded later
-    /// (see [`Services::stops_began`]).
+    /// (see [`Entry`]).
     pub(crate) fn stop_began(&self, node: usize, at: Stamp) {
         if let Some(services) = self.services.get() {
-            services.stops_began[node].store(at.millis.max(1), Ordering::Release);
+            services.cells[node]
+                .stop_began
+                .store(at.millis.max(1), Ordering::Release);
         }
     }
 
@@ -323,7 +328,7 @@ impl StatusBoard {
     ) -> Option<R> {
         let services = self.services.get()?;
         let at = at.unwrap_or_else(|| self.stamp(tokio::time::Instant::now()));
-        let mut cell = lock(&services.cells[node]);
+        let mut cell = lock(&services.cells[node].cell);
         let counted = cell.counts && !cell.state.is_ready();
         let mut changes = 0;
         if let Some((first_at, first)) = first {
@@ -386,7 +391,7 @@ impl StatusBoard {
     pub(crate) fn attempt(&self, node: usize) -> u32 {
         self.services
             .get()
-            .map_or(0, |services| lock(&services.cells[node]).attempt)
+            .map_or(0, |services| lock(&services.cells[node].cell).attempt)
     }
 
     fn changed(&self) {
@@ -454,7 +459,7 @@ impl StatusBoard {
             .order()
             .iter()
             .filter(|&&node| {
-                let cell = lock(&services.cells[node]);
+                let cell = lock(&services.cells[node].cell);
                 let done = matches!(cell.state, State::Stopped | State::Skipped)
                     || (cell.state == State::Failed && cell.attempt == 0);
                 !done
@@ -470,16 +475,17 @@ impl StatusBoard {
             plan.order()
                 .iter()
                 .map(|&node| {
-                    let cell = lock(&services.cells[node]);
-                    let (state, since) = match services.stops_began[node].load(Ordering::Acquire) {
-                        began
-                            if began > 0
-                                && !matches!(cell.state, State::Stopping | State::Stopped) =>
-                        {
-                            (State::Stopping, began)
-                        }
-                        _ => (cell.state, cell.since),
-                    };
+                    let cell = lock(&services.cells[node].cell);
+                    let (state, since) =
+                        match services.cells[node].stop_began.load(Ordering::Acquire) {
+                            began
+                                if began > 0
+                                    && !matches!(cell.state, State::Stopping | State::Stopped) =>
+                            {
+                                (State::Stopping, began)
+                            }
+                            _ => (cell.state, cell.since),
+                        };
                     let depends_on = plan
                         .dependencies(node)
                         .iter()
@@ -679,7 +685,7 @@ mod tests {
         let board = board(&[("a", true)]);
         let admit = |second: u64| {
             let services = board.services.get().unwrap();
-            let mut cell = lock(&services.cells[0]);
+            let mut cell = lock(&services.cells[0].cell);
             CellUpdate {
                 cell: &mut cell,
                 now: second * 1000 + 500,
