@@ -105,6 +105,13 @@ fn assert_late(report: &servicepack::Report, service: &str) {
     );
 }
 
+/// `report` is clean, and the states `run` recorded are `states`, in order.
+fn assert_clean(report: &servicepack::Report, run: &TestRun, states: &[State]) {
+    assert_eq!(report.exit_code(), 0, "{report:?}");
+    let recorded: Vec<State> = run.events().iter().map(|event| event.state).collect();
+    assert_eq!(recorded, states, "{:?}", run.events());
+}
+
 fn millis(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
@@ -218,13 +225,10 @@ fn a_rescue_in_the_first_poll_of_a_notify_ready_run_keeps_the_states_in_order() 
         let report = tokio::time::timeout(Duration::from_secs(30), run.shutdown())
             .await
             .expect("run returned within 30 s");
-        assert_eq!(report.exit_code(), 0, "{report:?}");
-        let states: Vec<State> = run.events().iter().map(|event| event.state).collect();
-        assert_eq!(
-            states,
-            [State::Starting, State::Stopping, State::Stopped],
-            "{:?}",
-            run.events()
+        assert_clean(
+            report,
+            &run,
+            &[State::Starting, State::Stopping, State::Stopped],
         );
         assert_eq!(run.status().services[0].attempt, 1);
     });
@@ -303,13 +307,10 @@ fn a_stop_blocking_its_thread_in_its_first_poll_is_stopping_meanwhile() {
             "{flush:?}"
         );
         let report = report.expect("run returned within 30 s");
-        assert_eq!(report.exit_code(), 0, "{report:?}");
-        let states: Vec<State> = run.events().iter().map(|event| event.state).collect();
-        assert_eq!(
-            states,
-            [State::Ready, State::Stopping, State::Stopped],
-            "{:?}",
-            run.events()
+        assert_clean(
+            report,
+            &run,
+            &[State::Ready, State::Stopping, State::Stopped],
         );
         assert_eq!(run.status().services[0].state, State::Stopped);
     });
