@@ -154,19 +154,14 @@ fn readyz(status: &StatusHandle) -> Response<ResponseBody> {
 }
 
 fn readyz_service(status: &StatusHandle, name: &str) -> Response<ResponseBody> {
-    // Looked at before the snapshot is taken: a plan made in between is in it.
-    let planned = status.is_planned();
-    let snapshot = status.snapshot();
-    if !planned {
-        // Before the runner has planned the services (during the pre-run hooks) no
-        // name is known yet: not ready, for the reason `/readyz` gives, rather than a
-        // 404 saying that an enabled service is not enabled.
-        return not_ready(
-            &snapshot
-                .not_ready_reason()
-                .unwrap_or_else(|| "starting".to_owned()),
-        );
+    // Before the runner has planned the services (during the pre-run hooks) no name is
+    // known yet: `/readyz`'s answer (never ready before the plan), rather than a 404
+    // saying that an enabled service is not enabled. Looked at before the snapshot is
+    // taken, so a plan made in between is in it.
+    if !status.is_planned() {
+        return readyz(status);
     }
+    let snapshot = status.snapshot();
     match snapshot.service(name) {
         Some(service) if service.ready => {
             json(StatusCode::OK, Bytes::from_static(br#"{"status":"ready"}"#))
