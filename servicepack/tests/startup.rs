@@ -368,9 +368,10 @@ async fn ends_cleanly(run: tokio::task::JoinHandle<Report>) {
     assert_eq!(report.exit_code(), 0, "{:?}", report.reason());
 }
 
-/// A set this large is spawned by one task per worker, each a share of the start order:
-/// the per-edge order still holds across the shares (every service in the second half
-/// depends on one in the first), and shutdown still stops dependents first.
+/// A set this large is spawned by one task per worker, each a share of the start order,
+/// and the stop walk begins in shares of the nodes the same way: the per-edge order still
+/// holds across the shares (every service in the second half depends on one in the
+/// first), and shutdown still stops dependents first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_set_spawned_in_shares_keeps_the_order() {
     const N: usize = 3000;

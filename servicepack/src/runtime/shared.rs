@@ -19,6 +19,7 @@ use crate::runtime::lifecycle;
 use crate::runtime::peers::Peers;
 use crate::runtime::plan::Plan;
 use crate::runtime::retry::JitterSource;
+use crate::runtime::runner;
 use crate::runtime::shutdown::StopWalk;
 use crate::runtime::shutdown::stop_deadline;
 use crate::runtime::signal::Signal;
@@ -228,9 +229,28 @@ impl Shared {
 
     /// Shutdown has begun: releases the walk's hold on every service, so those that no
     /// unfinished dependent holds stop now (the window must be set before).
+    ///
+    /// With many services, helper tasks release a share each, one per further worker
+    /// (`runner::shares`), as at start: each worker then stops the services it woke, from
+    /// its own run queue, where one thread's ten thousand wake-ups left the other worker
+    /// stealing them from its queue (flat 10,000 stopped 1.58x raw tokio's time before,
+    /// 1.36x after, medians of twenty interleaved runs).
     pub(crate) fn begin_stop_walk(self: &Arc<Self>) {
         let _ = self.walk_began.set(self.status.stamp(Instant::now()));
-        self.walk.begin(&self.plan, |node| self.after_cancel(node));
+        let (first, later) = runner::shares(self.plan.len());
+        for nodes in later {
+            let shared = Arc::clone(self);
+            // Until the helper is done, the tracker cannot look empty.
+            let tracked = shared.track();
+            drop(tokio::spawn(async move {
+                shared
+                    .walk
+                    .begin(&shared.plan, nodes, |node| shared.after_cancel(node));
+                drop(tracked);
+            }));
+        }
+        self.walk
+            .begin(&self.plan, first, |node| self.after_cancel(node));
     }
 
     /// When `node`'s turn to stop came, if that was when the walk began: for a service

@@ -73,11 +73,21 @@ impl StopWalk {
         }
     }
 
-    /// Shutdown has begun: releases the hold it had on every service, so those that no
+    /// Shutdown has begun: releases the hold it had on each of `nodes`, so those that no
     /// unfinished dependent holds stop now: `stopped` is called for each, and sets its
-    /// signal. Once per run; the shutdown window must be set before.
-    pub(crate) fn begin(&self, plan: &Plan, mut stopped: impl FnMut(usize)) {
-        for node in 0..self.holds.len() {
+    /// signal. Once per node and run, the nodes split in shares between tasks (unless the
+    /// runtime has already given up on the stops); the shutdown window must be set before.
+    pub(crate) fn begin(
+        &self,
+        plan: &Plan,
+        nodes: std::ops::Range<usize>,
+        mut stopped: impl FnMut(usize),
+    ) {
+        if self.abandoned.load(Ordering::Acquire) {
+            // A helper's share reached after a forced exit (or a dropped `run`).
+            return;
+        }
+        for node in nodes {
             if plan.dependents(node).is_empty() {
                 // Shutdown was its only hold: no need to count (one atomic write less
                 // per service, which matters when ten thousand stop at once).
@@ -437,5 +447,51 @@ impl ShutdownHandle {
     #[must_use]
     pub fn is_requested(&self) -> bool {
         self.inner.graceful.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `a` and `b` depend on `c`; `d` stands alone.
+    fn plan() -> Plan {
+        Plan::new([
+            ("a", vec!["c"]),
+            ("b", vec!["c"]),
+            ("c", vec![]),
+            ("d", vec![]),
+        ])
+        .expect("a valid plan")
+    }
+
+    #[test]
+    fn the_walk_begun_in_shares_stops_what_no_dependent_holds() {
+        let plan = plan();
+        let walk = StopWalk::new(&plan);
+        let mut stopped = Vec::new();
+        // Shares in either order: each node is released once.
+        walk.begin(&plan, 2..4, |node| stopped.push(node));
+        walk.begin(&plan, 0..2, |node| stopped.push(node));
+        assert_eq!(stopped, [3, 0, 1], "`c` waits for `a` and `b`");
+        walk.finished(&plan, 0, |node| stopped.push(node));
+        assert_eq!(stopped, [3, 0, 1]);
+        walk.finished(&plan, 1, |node| stopped.push(node));
+        assert_eq!(stopped, [3, 0, 1, 2], "`c` stops after its last dependent");
+    }
+
+    #[test]
+    fn a_share_begun_after_the_stops_were_abandoned_stops_nothing() {
+        let plan = plan();
+        let walk = StopWalk::new(&plan);
+        let mut stopped = Vec::new();
+        walk.begin(&plan, 0..2, |node| stopped.push(node));
+        walk.abandon();
+        walk.begin(&plan, 2..4, |node| stopped.push(node));
+        assert_eq!(
+            stopped,
+            [0, 1],
+            "a helper reached after a forced exit stops none"
+        );
     }
 }
