@@ -9,7 +9,8 @@
 //! budget, and the errors for the [`Report`]. Before shutdown, supervisors tell it when
 //! their service ends over one unbounded channel, drained in batches. Stopping needs no
 //! coordinator either: when shutdown begins, it only releases the walk's "not yet" hold
-//! on every service, and the supervisors walk the reverse edges themselves (`shutdown.rs`);
+//! on every service (helpers take shares of that, as of the spawns, when there are
+//! many), and the supervisors walk the reverse edges themselves (`shutdown.rs`);
 //! the last supervisor to finish wakes it. Nothing polls and nothing is quadratic: each
 //! edge is looked at a constant number of times.
 //!

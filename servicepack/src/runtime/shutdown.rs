@@ -6,7 +6,8 @@
 //! per dependent, plus one for "shutdown has not begun". A supervisor that finishes (its
 //! service stopped, or never ran, or failed to construct) releases one hold of each of
 //! its dependencies; when shutdown begins, the coordinator releases the extra hold of
-//! every service. Whoever releases a service's last hold sets its signal, its
+//! every service (with many services, it and one helper task per further worker, a
+//! share of the nodes each). Whoever releases a service's last hold sets its signal, its
 //! supervisor's cue to stop. So a service stops only after every service that depends
 //! on it has finished stopping, independent services stop concurrently, and one that
 //! never ran (or ended before shutdown without ever running) holds no one back: its
