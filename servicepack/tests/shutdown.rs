@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ev, Log, Run, SEC, Stop, def, is_stop, quiet_panics, simple};
+use common::{Ev, Log, MS, Run, SEC, Stop, def, is_stop, quiet_panics, simple};
 use servicepack::{Policy, RunError, Runner, ShutdownCause, ShutdownHandle};
 
 fn request_at(handle: ShutdownHandle, at: Duration) {
@@ -414,5 +414,43 @@ async fn a_panic_while_dropping_a_service_is_its_failure() {
             assert_eq!(source.to_string(), "panicked: buffer not flushed");
         }
         other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Waits (a bounded while) until the runtime has no task left alive; how many are left.
+async fn alive_tasks_settle() -> usize {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    for _ in 0..5_000 {
+        if metrics.num_alive_tasks() == 0 {
+            break;
+        }
+        tokio::time::sleep(MS).await;
+    }
+    metrics.num_alive_tasks()
+}
+
+/// A finished supervisor parks its task until the run's state goes: every one is reaped
+/// after `run` returns, run after run in the same runtime, with enough services to spawn
+/// and stop them in shares on both workers, some ending before shutdown and some with a
+/// `stop` to call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_supervisor_task_outlives_the_run() {
+    let log = Log::new();
+    for round in 0..3 {
+        let mut runner = Runner::new();
+        for node in 0..3_000 {
+            let name = format!("s{node}");
+            runner = runner.service(match node % 3 {
+                0 => simple(&log, &name, &[Run::Serve], &[]),
+                1 => simple(&log, &name, &[Run::ExitAfter(MS)], &[]),
+                _ => stopping(&log, &name, Stop::Ok),
+            });
+        }
+        let handle = runner.shutdown_handle();
+        let run = tokio::spawn(runner.run());
+        tokio::time::sleep(100 * MS).await;
+        handle.request();
+        assert_eq!(run.await.unwrap().exit_code(), 0, "round {round}");
+        assert_eq!(alive_tasks_settle().await, 0, "round {round}");
     }
 }

@@ -39,7 +39,7 @@ use crate::runtime::peers::{PeerWaiter, Peers};
 use crate::runtime::plan::Plan;
 use crate::runtime::report::{Report, RunError, ShutdownCause};
 use crate::runtime::retry::{JitterSource, default_jitter};
-use crate::runtime::shared::{Ending, Event, Shared};
+use crate::runtime::shared::{Ending, Event, Share, Shared};
 use crate::runtime::shutdown::{ShutdownHandle, far_future};
 use crate::runtime::status::{AppIdentity, Phase, StatusBoard, StatusHandle};
 use crate::runtime::supervisor::Supervisor;
@@ -426,7 +426,8 @@ async fn coordinate(runner: Runner) -> Report {
                 this.shared.cancel_stops();
                 // Every task is done: the per-service state (tokens, gates, task slots,
                 // the plan) and the event buffer are freed off the path to `run`
-                // returning; for ten thousand services that took most of a millisecond.
+                // returning, and the parked supervisor tasks reaped with their slots;
+                // for ten thousand services that took most of a millisecond.
                 // (The buffer too: the free of its 57 KB there made the allocator merge
                 // the thousands of small blocks the stops had just freed.)
                 drop(tokio::task::spawn_blocking(move || {
@@ -593,19 +594,18 @@ impl Coordinator {
         // first share.
         for positions in later {
             let later: Vec<Start> = starts(&self.plan, defs, positions).collect();
-            let shared = self.shared.clone();
-            // The helper's own tracker token keeps the tracker from looking empty before
-            // the supervisors it spawns are tracked.
-            let tracked = shared.track();
+            // The helper's hold on its share keeps the tracker from looking empty before
+            // the supervisors it spawns hold it.
+            let share = Share::new(&self.shared);
             drop(tokio::spawn(async move {
                 for (node, policy, launch) in later {
-                    start(&shared, node, policy, launch);
+                    start(&share, node, policy, launch);
                 }
-                drop(tracked);
             }));
         }
+        let share = Share::new(&self.shared);
         for (node, policy, launch) in starts(&self.plan, defs, first) {
-            start(&self.shared, node, policy, launch);
+            start(&share, node, policy, launch);
         }
         self.shared.all_spawned();
     }
@@ -749,11 +749,11 @@ fn starts<'a>(
 }
 
 /// Spawns service `node`'s supervisor.
-fn start(shared: &Arc<Shared>, node: usize, policy: Arc<Policy>, launch: Construct) {
+fn start(share: &Arc<Share>, node: usize, policy: Arc<Policy>, launch: Construct) {
     let supervisor = Supervisor {
         node,
         policy,
-        shared: shared.clone(),
+        shared: Arc::clone(share),
     };
-    shared.slot(node).spawn(launch, || supervisor.spawn());
+    share.slot(node).spawn(launch, || supervisor.spawn());
 }

@@ -31,6 +31,42 @@ mod slot;
 use slot::service_span;
 pub(crate) use slot::{Claim, RunGuard, TaskSlot};
 
+/// The run's state as one share of the supervisors holds it: every supervisor spawned by
+/// the same task (the coordinator, or one of its helpers: `runner::shares`) holds the
+/// same `Share`, and the share holds the tracker's token. A supervisor's clone and drop
+/// of it write a count that mostly one worker writes (the one starting, then the one
+/// stopping, that share), where every supervisor wrote [`Shared`]'s count twice and the
+/// tracker's once, counts that every worker wrote for every service.
+pub(crate) struct Share {
+    shared: Arc<Shared>,
+    /// Dropped with the share's last supervisor (and the task that spawned them): the
+    /// tracker empties when every share has.
+    _tracked: TaskTrackerToken,
+}
+
+impl Share {
+    /// A share of `shared` for the supervisors one task spawns.
+    pub(crate) fn new(shared: &Arc<Shared>) -> Arc<Self> {
+        Arc::new(Self {
+            _tracked: shared.track(),
+            shared: Arc::clone(shared),
+        })
+    }
+
+    /// The state itself, to hand to tasks beyond the share's supervisors.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+impl std::ops::Deref for Share {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 /// State every supervisor shares with the coordinator, behind methods: the per-service
 /// gates, stop holds, slots and status cells (the stop signals are in the plan's names),
 /// the shutdown news, the stop contexts' token, and the tracker of the supervisor tasks.
@@ -65,7 +101,8 @@ pub(crate) struct Shared {
     /// What finished supervisors had to report (a failed or late stop, say); the
     /// coordinator collects it when it writes the report.
     problems: Mutex<Vec<RunError>>,
-    /// The supervisor tasks not finished yet: each holds a token until it is done.
+    /// The supervisor tasks not finished yet: each [`Share`] holds a token until its
+    /// last supervisor is done.
     tracker: TaskTracker,
     /// The dependencies that run in other processes (SPEC §9.3).
     peers: Peers,
@@ -155,7 +192,7 @@ impl Shared {
         self.stop_token.cancel();
     }
 
-    /// A token for one supervisor task; the run is over when every one is dropped.
+    /// A token for supervisor tasks; the run is over when every one is dropped.
     pub(crate) fn track(&self) -> TaskTrackerToken {
         self.tracker.token()
     }

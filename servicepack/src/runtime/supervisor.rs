@@ -23,9 +23,11 @@
 //! nothing to call). When the
 //! task finishes (which it notes when its state is dropped, so even an aborted or
 //! panicking task does), it leaves its problems in a shared list, releases its holds on
-//! its dependencies' stops, and drops its `TaskTracker` token; the tracker wakes the
-//! coordinator when the last one goes. Ten thousand services stopping at once thus send
-//! no message.
+//! its dependencies' stops, and lets go of its share of the run's state (`Share`, one
+//! per task that spawned supervisors), which holds a `TaskTracker` token; the tracker
+//! wakes the coordinator when the last share goes. Ten thousand services stopping at
+//! once thus send no message. The finished task then parks (`in_span.rs`): its empty
+//! shell is reaped with the run's state, after `run` has returned.
 //!
 //! The supervisor is one type for every service: it sees the service only through
 //! [`ErasedService`] (`erased.rs`), whose `run` and `stop` futures come boxed, so the
@@ -60,13 +62,12 @@ use crate::runtime::catch;
 use crate::runtime::erased::{self, ErasedService};
 use crate::runtime::lifecycle::{self, Lifecycle, Logged, Skip};
 use crate::runtime::retry::{AfterExit, AfterFailure, Attempts};
-use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Shared, TaskSlot};
+use crate::runtime::shared::{Claim, Ending, Event, GateState, RunGuard, Share, Shared, TaskSlot};
 use crate::runtime::shutdown::{Finished, StopContext, StopRequest, StopWait, Stopped};
 use crate::runtime::signal::Signal;
 use crate::runtime::state::{ServiceState, TransitionToDone, TransitionToEnded, TransitionToReady};
 use crate::service::BoxFuture;
 use crate::{Error, Policy, Result, RunError};
-use tokio_util::task::task_tracker::TaskTrackerToken;
 
 mod attempt;
 mod in_span;
@@ -100,7 +101,7 @@ enum Drive {
 pub(crate) struct Supervisor {
     pub(crate) node: usize,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Share>,
 }
 
 impl Supervisor {
@@ -114,7 +115,6 @@ impl Supervisor {
         let node = u32::try_from(node).expect("fewer than 2^32 services");
         let life = Life {
             node,
-            _tracked: shared.track(),
             run_token: None,
             shared: shared.clone(),
             state: ServiceState::new(),
@@ -302,7 +302,10 @@ impl Life {
 /// A supervisor task's state while the service lives. Dropping it marks the task
 /// finished, so even an aborted or panicking task releases its dependencies.
 pub(crate) struct Life {
-    shared: Arc<Shared>,
+    /// Dropped after `Drop::drop` has left the problems, so the coordinator, which waits
+    /// for the tracker to empty (when the last supervisor of every share is done), finds
+    /// them.
+    shared: Arc<Share>,
     /// `u32`, next to `state`: every byte of the task counts.
     node: u32,
     state: ServiceState,
@@ -313,9 +316,6 @@ pub(crate) struct Life {
     /// service's own token, which a restart cancels. `None`: the service's own stop
     /// signal, which run contexts read without a token.
     run_token: Option<CancellationToken>,
-    /// Last: dropped after `Drop::drop` has left the problems, so the coordinator, which
-    /// waits for the tracker to empty, finds them.
-    _tracked: TaskTrackerToken,
 }
 
 impl Drop for Life {
@@ -445,12 +445,13 @@ impl Life {
         }
         let shared = &self.shared;
         shared.report(problems);
-        shared.finished_walk(self.node());
+        shared.shared().finished_walk(self.node());
         if !self.slot_released {
             // The service (if the task did not take it already) goes with the slot.
             drop(shared.slot(self.node()).finished());
         }
-        // The tracker token, dropped with `Life`, tells the coordinator last.
+        // The share, dropped with `Life` (and the span wrapper's), tells the coordinator
+        // last.
     }
 
     fn ran_for(&self) -> Duration {
@@ -665,9 +666,8 @@ mod size {
         ));
         Life {
             node: 0,
-            _tracked: shared.track(),
             run_token: None,
-            shared,
+            shared: Share::new(&shared),
             state: ServiceState::new(),
             slot_released: false,
             attempts: Attempts::new(Arc::new(Policy::new())),

@@ -21,9 +21,10 @@ use crate::runtime::signal::{self, Signal};
 /// One service's supervisor task as others see it: its handle, so that the coordinator can
 /// abort the stragglers when it stops waiting for them; the service, once constructed,
 /// and who calls its `stop`. The task takes its service back when it finishes (and drops
-/// it there); the handle stays until the run's state is dropped, off the critical path,
-/// so a finished task's memory is freed there too, not by the worker that is stopping
-/// the next service.
+/// it there), and then parks (`supervisor/in_span.rs`); the handle stays until the run's
+/// state is dropped, off the critical path, and aborts the parked task there: its
+/// completion (tokio's list of owned tasks) and its memory are dealt with then, not by
+/// the worker that is stopping the next service.
 pub(crate) struct TaskSlot {
     /// Counts the supervisor's polls of `run`, twice each (odd: inside one; wrapping
     /// keeps the parity).
@@ -49,8 +50,9 @@ static NO_SPAN: Span = Span::none();
 
 #[derive(Default)]
 struct SlotInner {
-    /// The task's handle (`None` before it is spawned, or once aborted).
-    task: Option<JoinHandle<()>>,
+    /// The task's handle (`None` before it is spawned, or once aborted); dropping it
+    /// aborts the task, so no parked one outlives the run's state.
+    task: Option<AbortOnDropHandle<()>>,
     /// The supervisor, while it waits for its dependencies or watches a running attempt:
     /// woken when a dependency settles or the attempt is interrupted (its stop signal
     /// set, or a restart). Here rather than a wait on a token inside the task, which
@@ -180,7 +182,7 @@ impl TaskSlot {
             drop(inner);
             handle.abort();
         } else {
-            inner.task = Some(handle);
+            inner.task = Some(AbortOnDropHandle::new(handle));
         }
     }
 
