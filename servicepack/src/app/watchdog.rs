@@ -9,7 +9,8 @@
 //! when every worker is blocked, the runner cannot even record that it began), sleeps
 //! until the budget (plus [`GRACE`]) is spent and, if the process is still there, writes
 //! the reason naming the services still stopping (or the post-stop hook still running)
-//! and exits 1. So a `run`, a `stop` or a hook that blocks every worker cannot hold the
+//! and exits 1; when no service is stopping or running any more, the runner is about to
+//! report, and gets one more [`GRACE`] first (still within the budget plus 250 ms). So a `run`, a `stop` or a hook that blocks every worker cannot hold the
 //! process.
 //!
 //! Whoever ends the process holds the [`Ending`] lock while it does, and the main thread
@@ -113,6 +114,9 @@ impl Ending {
     }
 }
 
+/// What [`still_stopping`] says when no service is stopping or running.
+const NOTHING: &str = "none";
+
 /// The services in `stopping` now, in start order; when none is (every worker blocked:
 /// the runner could not begin a single stop), those that have not ended; or `none`.
 pub(crate) fn still_stopping(status: &StatusHandle) -> String {
@@ -135,7 +139,7 @@ pub(crate) fn still_stopping(status: &StatusHandle) -> String {
             .collect();
     }
     if names.is_empty() {
-        "none".to_owned()
+        NOTHING.to_owned()
     } else {
         names.join(", ")
     }
@@ -188,6 +192,13 @@ pub(crate) fn start(
                     Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
                     // A budget past the end of time: nothing to enforce.
                     None => std::future::pending().await,
+                }
+                // Nothing is stopping or running any more (a stop that timed out ended
+                // right at the deadline, when a blocked worker came free): the runner is
+                // about to report, naming what went wrong, where this would name nothing.
+                // It gets one more grace.
+                if ending.stage() == Stage::Running && still_stopping(&status) == NOTHING {
+                    tokio::time::sleep(GRACE).await;
                 }
             });
             ending.end_now(Exit::Failure, |stage| {
