@@ -691,11 +691,12 @@ impl Coordinator {
 /// One supervisor to spawn: its node, policy and constructor.
 type Start = (usize, Arc<Policy>, Construct);
 
-/// How many supervisors a helper spawns before it lets its worker poll them.
-const SPAWN_BATCH: usize = 64;
+/// How many supervisors a helper spawns, or wakes for their stop, before it lets its
+/// worker poll them.
+pub(super) const BATCH: usize = 64;
 
 /// Spawns the supervisors of one share from a helper task, in order, yielding to its
-/// worker after every [`SPAWN_BATCH`]: the worker polls what was just spawned (the first
+/// worker after every [`BATCH`]: the worker polls what was just spawned (the first
 /// poll of a supervisor, hot in its cache) before it spawns more. Spawning takes a few
 /// locks and counts of tokio's that every worker shares (the task list, the task ids,
 /// the idle workers' state), and two workers spawning all the time took each spawn twice
@@ -708,7 +709,7 @@ fn spawn_share(shared: &Arc<Shared>, starts: Vec<Start>) {
     drop(tokio::spawn(async move {
         for (spawned, (node, policy, launch)) in starts.into_iter().enumerate() {
             start(&share, node, policy, launch);
-            if (spawned + 1) % SPAWN_BATCH == 0 {
+            if (spawned + 1) % BATCH == 0 {
                 tokio::task::yield_now().await;
             }
         }
@@ -725,9 +726,8 @@ const PARALLEL_MIN: usize = 2048;
 /// How a per-service loop over `services` nodes (or positions) is split between the
 /// coordinator and its helper tasks: the first share, and one more share per further
 /// worker of a multi-thread runtime (none below [`PARALLEL_MIN`], nor on a
-/// single-threaded runtime, so tests on a paused clock see one order). The coordinator
-/// walks the first share of the stop itself; at start, a split set has every share
-/// spawned by a helper ([`spawn_share`]).
+/// single-threaded runtime, so tests on a paused clock see one order). Unsplit, the
+/// coordinator does the loop itself; split, every share goes to a helper task.
 pub(super) fn shares(
     services: usize,
 ) -> (

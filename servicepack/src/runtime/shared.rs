@@ -267,27 +267,43 @@ impl Shared {
     /// Shutdown has begun: releases the walk's hold on every service, so those that no
     /// unfinished dependent holds stop now (the window must be set before).
     ///
-    /// With many services, helper tasks release a share each, one per further worker
-    /// (`runner::shares`), as at start: each worker then stops the services it woke, from
-    /// its own run queue, where one thread's ten thousand wake-ups left the other worker
-    /// stealing them from its queue (flat 10,000 stopped in 1.57x raw tokio's time before,
-    /// 1.44x after, medians of 36 interleaved runs).
+    /// With many services, one helper task per worker releases a share each
+    /// (`runner::shares`), as at start, [`runner::BATCH`] at a time, yielding to its
+    /// worker in between: each worker stops the services it woke from its own run queue,
+    /// while they are hot in its cache, before it wakes more. One thread's ten thousand
+    /// wake-ups left the other worker stealing them from its queue (flat 10,000 stopped in
+    /// 1.57x raw tokio's time, then 1.44x with the coordinator and one helper releasing a
+    /// share each at once, medians of 36 interleaved runs; in batches, 3.58 ms instead of
+    /// 3.99, medians of eight processes).
     pub(crate) fn begin_stop_walk(self: &Arc<Self>) {
         let _ = self.walk_began.set(self.status.stamp(Instant::now()));
         let (first, later) = runner::shares(self.plan.len());
-        for nodes in later {
+        let mut later = later.peekable();
+        if later.peek().is_none() {
+            self.walk
+                .begin(&self.plan, first, |node| self.after_cancel(node));
+            return;
+        }
+        for nodes in later.chain(std::iter::once(first)) {
             let shared = Arc::clone(self);
             // Until the helper is done, the tracker cannot look empty.
             let tracked = shared.track();
             drop(tokio::spawn(async move {
-                shared
-                    .walk
-                    .begin(&shared.plan, nodes, |node| shared.after_cancel(node));
+                let mut from = nodes.start;
+                while from < nodes.end {
+                    let to = nodes.end.min(from + runner::BATCH);
+                    let batch = from..to;
+                    shared
+                        .walk
+                        .begin(&shared.plan, batch, |node| shared.after_cancel(node));
+                    from = to;
+                    if from < nodes.end {
+                        tokio::task::yield_now().await;
+                    }
+                }
                 drop(tracked);
             }));
         }
-        self.walk
-            .begin(&self.plan, first, |node| self.after_cancel(node));
     }
 
     /// When `node`'s turn to stop came, if that was when the walk began: for a service

@@ -6,8 +6,8 @@
 //! per dependent, plus one for "shutdown has not begun". A supervisor that finishes (its
 //! service stopped, or never ran, or failed to construct) releases one hold of each of
 //! its dependencies; when shutdown begins, the coordinator releases the extra hold of
-//! every service (with many services, it and one helper task per further worker, a
-//! share of the nodes each). Whoever releases a service's last hold sets its signal, its
+//! every service (with many services, one helper task per worker does, a share of the
+//! nodes each, in batches). Whoever releases a service's last hold sets its signal, its
 //! supervisor's cue to stop. So a service stops only after every service that depends
 //! on it has finished stopping, independent services stop concurrently, and one that
 //! never ran (or ended before shutdown without ever running) holds no one back: its
@@ -76,8 +76,9 @@ impl StopWalk {
 
     /// Shutdown has begun: releases the hold it had on each of `nodes`, so those that no
     /// unfinished dependent holds stop now: `stopped` is called for each, and sets its
-    /// signal. Once per node and run, the nodes split in shares between tasks (unless the
-    /// runtime has already given up on the stops); the shutdown window must be set before.
+    /// signal. Once per node and run, the nodes split in shares between tasks and in
+    /// batches (unless the runtime has already given up on the stops); the shutdown window
+    /// must be set before.
     pub(crate) fn begin(
         &self,
         plan: &Plan,
@@ -85,7 +86,7 @@ impl StopWalk {
         mut stopped: impl FnMut(usize),
     ) {
         if self.abandoned.load(Ordering::Acquire) {
-            // A helper's share reached after a forced exit (or a dropped `run`).
+            // A helper's batch reached after a forced exit (or a dropped `run`).
             return;
         }
         for node in nodes {
