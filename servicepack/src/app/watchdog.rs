@@ -114,35 +114,32 @@ impl Ending {
     }
 }
 
-/// What [`still_stopping`] says when no service is stopping or running.
-const NOTHING: &str = "none";
-
 /// The services in `stopping` now, in start order; when none is (every worker blocked:
 /// the runner could not begin a single stop), those that have not ended; or `none`.
 pub(crate) fn still_stopping(status: &StatusHandle) -> String {
-    let services = status.snapshot().services;
-    let mut names: Vec<&str> = services
-        .iter()
-        .filter(|service| service.state == State::Stopping)
-        .map(|service| service.name.as_str())
-        .collect();
+    let names = unfinished(status);
     if names.is_empty() {
-        names = services
-            .iter()
-            .filter(|service| {
-                matches!(
-                    service.state,
-                    State::Starting | State::Ready | State::Retrying
-                )
-            })
-            .map(|service| service.name.as_str())
-            .collect();
-    }
-    if names.is_empty() {
-        NOTHING.to_owned()
+        "none".to_owned()
     } else {
         names.join(", ")
     }
+}
+
+/// The names [`still_stopping`] gives, as a list (empty: nothing is stopping or running).
+fn unfinished(status: &StatusHandle) -> Vec<String> {
+    let services = status.snapshot().services;
+    let named = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
+        services
+            .iter()
+            .filter(|service| keep(service.state))
+            .map(|service| service.name.clone())
+            .collect()
+    };
+    let stopping = named(&|state| state == State::Stopping);
+    if !stopping.is_empty() {
+        return stopping;
+    }
+    named(&|state| matches!(state, State::Starting | State::Ready | State::Retrying))
 }
 
 /// Starts the watchdog thread for a run with this `budget`.
@@ -197,7 +194,7 @@ pub(crate) fn start(
                 // right at the deadline, when a blocked worker came free): the runner is
                 // about to report, naming what went wrong, where this would name nothing.
                 // It gets one more grace.
-                if ending.stage() == Stage::Running && still_stopping(&status) == NOTHING {
+                if ending.stage() == Stage::Running && unfinished(&status).is_empty() {
                     tokio::time::sleep(GRACE).await;
                 }
             });
